@@ -1,0 +1,124 @@
+"""The default body: anny (Apache-2.0, CC0 body data) with its "soma" rig.
+
+Shape is anny's 6 phenotype values in [0, 1] (gender, age, muscle, weight,
+height, proportions). Its zero pose is a T-pose, y-up, facing +z, and 22 of its
+bones map 1:1 onto the SMPL-X body joints, so rest joints from anny plus rohm's
+own forward kinematics give the joints for all frames; the full anny mesh is only
+built when vertices are asked for.
+
+anny's first model build takes about a minute and writes ~1 GB to its cache
+(`ROHM_ANNY_CACHE` or `ANNY_CACHE_DIR`, default ~/.cache/anny); later builds
+load in well under a second.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import roma
+import torch
+
+from rohm.body.base import BodyModel
+from rohm.skeleton import NUM_JOINTS
+
+# anny bone for each of the 22 body joints, in rohm.skeleton.JOINT_NAMES order.
+ANNY_BONES: tuple[str, ...] = (
+    "Hips", "LeftLeg", "RightLeg", "Spine1", "LeftShin", "RightShin", "Spine2",
+    "LeftFoot", "RightFoot", "Chest", "LeftToeBase", "RightToeBase", "Neck1",
+    "LeftShoulder", "RightShoulder", "Head", "LeftArm", "RightArm", "LeftForeArm",
+    "RightForeArm", "LeftHand", "RightHand",
+)
+PHENOTYPES: tuple[str, ...] = ("gender", "age", "muscle", "weight", "height", "proportions")
+DEFAULT_BETAS: tuple[float, ...] = (0.5,) * 6
+
+
+def anny_cache_dir() -> Path:
+    """Where anny keeps its built model data (set ROHM_ANNY_CACHE to move it)."""
+    env = os.environ.get("ROHM_ANNY_CACHE") or os.environ.get("ANNY_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "anny"
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send C-level stderr to /dev/null for the duration (Python exceptions still surface)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_anny(cache_dir: str):
+    """Build (first time, ~1 min) or load (cached, <1 s) anny's soma-rigged model."""
+    if not any(Path(cache_dir).rglob("*.safetensors")):
+        print(f"rohm: building the anny body model in {cache_dir} (first run only, about a minute)", file=sys.stderr)
+    # anny starts warp, which greets on every command and warns from C that a CPU-only
+    # machine has no CUDA driver: keep the user's terminal for rohm's own output.
+    with _native_stderr_silenced():
+        import warp
+
+        warp.config.log_level = warp.LOG_ERROR
+        import anny
+        import anny.paths
+
+        anny.paths.set_anny_cache_path(cache_dir)
+        model = anny.Anny(rig="soma")
+    model.requires_grad_(False)
+    return model
+
+
+class AnnyBody(BodyModel):
+    """anny as a rohm body model: 6 phenotype betas, 22 joints, 13,718-vertex mesh."""
+
+    name = "anny"
+    num_betas = 6
+
+    def __init__(self, cache_dir: str | Path | None = None) -> None:
+        super().__init__()
+        self._model = _load_anny(str(cache_dir or anny_cache_dir()))
+        labels = list(self._model.bone_labels)
+        self.register_buffer("_bone_idx", torch.tensor([labels.index(b) for b in ANNY_BONES]), persistent=False)
+        self._num_bones = len(labels)
+
+    def _zero_pose(self, batch: int, dtype: torch.dtype) -> torch.Tensor:
+        return torch.eye(4, dtype=dtype).repeat(batch, self._num_bones, 1, 1)
+
+    def rest_joints(self, betas: torch.Tensor) -> torch.Tensor:
+        """(B, 6) phenotypes -> (B, 22, 3) T-pose joints with the pelvis at the origin."""
+        m = self._model
+        betas = betas.to(m.dtype)
+        pose, phen, local, facial = m.get_tensor_inputs(None, betas, None, None)
+        coeffs = m._get_phenotype_blendshape_coefficients(phen, local, facial)
+        rest = m.get_rest_model(coeffs)
+        _, bone_poses = m.get_bone_transforms(self._zero_pose(betas.shape[0], m.dtype), rest["rest_bone_poses"])
+        joints = bone_poses[:, self._bone_idx, :3, 3]
+        return joints - joints[:, :1]
+
+    def vertices(
+        self, betas: torch.Tensor, global_orient: torch.Tensor, body_pose: torch.Tensor, transl: torch.Tensor
+    ) -> torch.Tensor:
+        """Skinned anny mesh (N, 13718, 3) for one shape and N frames."""
+        m = self._model
+        n = global_orient.shape[0]
+        local = torch.cat([global_orient[:, None], body_pose.reshape(n, NUM_JOINTS - 1, 3)], dim=1).to(m.dtype)
+        pose = self._zero_pose(n, m.dtype)
+        pose[:, self._bone_idx, :3, :3] = roma.rotvec_to_rotmat(local)
+        pose[:, 0, :3, 3] = transl.to(m.dtype)
+        phen = betas.to(m.dtype).reshape(1, -1).expand(n, -1)
+        out = m(pose_parameters=pose, phenotype_kwargs=phen)
+        return out["vertices"].to(global_orient.dtype)
+
+    @property
+    def faces(self) -> torch.Tensor:
+        return self._model.get_triangular_faces()

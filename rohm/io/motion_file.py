@@ -1,0 +1,225 @@
+"""The motion file contract: one `.npz` per clip, SMPL-X-style names.
+
+Keys (N frames):
+    joints (N,22,3) metres, y-up, NaN where missing        [required unless body params given]
+    fps    scalar                                           [required]
+    trans (N,3), root_orient (N,3), pose_body (N,63) axis-angle, betas (B,),
+    body_model "anny" | "smplx"                             [body parameters, optional]
+    joint_mask (N,22) bool, True = observed                 [optional]
+    contacts (N,4) foot contacts (l-ankle, l-toe, r-ankle, r-toe)
+    keypoints_2d (N,K,2) pixels, keypoints_2d_conf (N,K), intrinsics (3,3)
+Also read: AMASS-style npz (`poses`, `trans`, `betas`, `mocap_framerate`, z-up) and
+joints-only npz (`joints` + `fps`). Every problem is a one-line RohmError naming the file.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rohm.errors import RohmError
+from rohm.io.atomic import atomic_path
+from rohm.skeleton import NUM_JOINTS
+
+# z-up (AMASS) to y-up: rotate -90 degrees about x, (x, y, z) -> (x, z, -y).
+ZUP_TO_YUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+BODY_MODELS = ("anny", "smplx")
+
+
+@dataclass
+class Motion:
+    """One motion clip in rohm's conventions (metres, y-up, 22 SMPL-X body joints)."""
+
+    joints: np.ndarray
+    fps: float
+    trans: np.ndarray | None = None
+    root_orient: np.ndarray | None = None
+    pose_body: np.ndarray | None = None
+    betas: np.ndarray | None = None
+    body_model: str = "anny"
+    joint_mask: np.ndarray | None = None
+    contacts: np.ndarray | None = None
+    keypoints_2d: np.ndarray | None = None
+    keypoints_2d_conf: np.ndarray | None = None
+    intrinsics: np.ndarray | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joints.shape[0])
+
+    @property
+    def has_params(self) -> bool:
+        return self.trans is not None and self.root_orient is not None and self.pose_body is not None
+
+    def observed(self) -> np.ndarray:
+        """(N, 22) bool: joints that are observed (mask True and not NaN)."""
+        obs = ~np.isnan(self.joints).any(axis=-1)
+        if self.joint_mask is not None:
+            obs &= self.joint_mask.astype(bool)
+        return obs
+
+
+def _arr(data: Any, key: str, path: Path, dtype: Any = np.float64) -> np.ndarray:
+    try:
+        return np.asarray(data[key], dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise RohmError(f"key '{key}' is not a numeric array ({exc})", path) from None
+
+
+def _check_shape(arr: np.ndarray, shape: tuple[int | None, ...], key: str, path: Path) -> None:
+    ok = arr.ndim == len(shape) and all(s is None or s == a for s, a in zip(shape, arr.shape))
+    if not ok:
+        want = "(" + ",".join("N" if s is None else str(s) for s in shape) + ")"
+        raise RohmError(f"'{key}' has shape {arr.shape}, expected {want}", path)
+
+
+def validate(motion: Motion, path: str | Path = "<motion>", allow_all_missing: bool = False) -> Motion:
+    """Check shapes, frame counts and values; raise a one-line RohmError on the first problem."""
+    path = Path(path)
+    n = motion.joints.shape[0] if motion.joints.ndim >= 1 else 0
+    _check_shape(motion.joints, (None, NUM_JOINTS, 3), "joints", path)
+    if n == 0:
+        raise RohmError("empty sequence (0 frames)", path)
+    if not np.isfinite(motion.fps) or motion.fps <= 0:
+        raise RohmError(f"fps must be a positive number, got {motion.fps}", path)
+    if np.isinf(motion.joints).any():
+        raise RohmError("'joints' contains infinite values", path)
+    for key, shape in (("trans", (n, 3)), ("root_orient", (n, 3)), ("pose_body", (n, 63)),
+                       ("joint_mask", (n, NUM_JOINTS)), ("contacts", (n, 4)), ("intrinsics", (3, 3))):
+        value = getattr(motion, key)
+        if value is not None:
+            _check_shape(value, shape, key, path)
+    if motion.keypoints_2d is not None:
+        _check_shape(motion.keypoints_2d, (n, None, 2), "keypoints_2d", path)
+        if motion.keypoints_2d_conf is not None:
+            _check_shape(motion.keypoints_2d_conf, motion.keypoints_2d.shape[:2], "keypoints_2d_conf", path)
+    if motion.body_model not in BODY_MODELS:
+        raise RohmError(f"unknown body_model '{motion.body_model}' (expected one of {', '.join(BODY_MODELS)})", path)
+    if not allow_all_missing and not motion.observed().any() and motion.keypoints_2d is None:
+        raise RohmError("every joint of every frame is missing (all NaN or masked)", path)
+    return motion
+
+
+def _params_from_amass(data: Any, path: Path) -> dict[str, Any]:
+    poses = _arr(data, "poses", path)
+    if poses.ndim != 2 or poses.shape[1] < 66:
+        raise RohmError(f"'poses' has shape {poses.shape}, expected (N,>=66)", path)
+    trans = _arr(data, "trans", path)
+    _check_shape(trans, (poses.shape[0], 3), "trans", path)
+    import roma
+    import torch
+
+    root = roma.rotvec_to_rotmat(torch.from_numpy(poses[:, :3]))
+    root_yup = roma.rotmat_to_rotvec(torch.from_numpy(ZUP_TO_YUP) @ root).numpy()
+    fps_key = "mocap_framerate" if "mocap_framerate" in data else "mocap_frame_rate"
+    if fps_key not in data:
+        raise RohmError("AMASS-style file has no 'mocap_framerate'", path)
+    return dict(
+        root_orient=root_yup, pose_body=poses[:, 3:66].copy(), trans_zup=trans,
+        betas=_arr(data, "betas", path).reshape(-1), fps=float(np.asarray(data[fps_key])),
+        body_model="smplx",
+    )
+
+
+def load_motion(path: str | Path, body: Any = None, allow_all_missing: bool = False) -> Motion:
+    """Read any supported motion npz into a validated Motion.
+
+    `body` (a rohm BodyModel) is used to compute joints when the file has body
+    parameters but no joints; by default the body named in the file is loaded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RohmError("no such file", path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise RohmError(f"not a readable .npz file ({type(exc).__name__}: {exc})", path) from None
+    if "poses" in data and "pose_body" not in data:
+        amass = _params_from_amass(data, path)
+        params: dict[str, Any] = {k: v for k, v in amass.items() if k != "trans_zup"}
+        params["trans"] = None
+        trans_zup = amass["trans_zup"]
+    else:
+        trans_zup = None
+        params = {}
+        for key in ("trans", "root_orient", "pose_body", "betas"):
+            if key in data:
+                params[key] = _arr(data, key, path)
+        if "fps" not in data:
+            raise RohmError("missing key 'fps'", path)
+        params["fps"] = float(np.asarray(data["fps"], dtype=np.float64).reshape(-1)[0]) if np.asarray(data["fps"]).size else float("nan")
+        params["body_model"] = str(data["body_model"]) if "body_model" in data else "anny"
+    optional = {}
+    for key in ("joint_mask", "contacts", "keypoints_2d", "keypoints_2d_conf", "intrinsics"):
+        if key in data:
+            optional[key] = _arr(data, key, path, bool if key == "joint_mask" else np.float64)
+    known = {f.name for f in fields(Motion)} | {"poses", "mocap_framerate", "mocap_frame_rate"}
+    extras = {k: v for k, v in data.items() if k not in known}
+
+    if "joints" in data:
+        joints = _arr(data, "joints", path)
+    else:
+        n_rot = params.get("root_orient")
+        if n_rot is None or params.get("pose_body") is None:
+            raise RohmError("file has neither 'joints' nor body parameters ('pose_body', 'root_orient', 'trans')", path)
+        joints = None
+
+    motion_kwargs = dict(params)
+    if trans_zup is not None or joints is None:
+        from rohm.body import body_for_motion
+        import torch
+
+        if body is None:
+            body = body_for_motion(params.get("body_model", "anny"), path)
+        betas = params.get("betas")
+        betas = np.zeros(body.num_betas) if betas is None else betas[: body.num_betas]
+        if body.name == "anny" and params.get("betas") is None:
+            betas = np.full(body.num_betas, 0.5)
+        motion_kwargs["betas"] = betas
+        if trans_zup is not None:
+            # SMPL-X rotates about the rest pelvis: re-express the translation so the
+            # z-up body lands where the z-up file put it, turned to y-up.
+            pelvis = body.rest_joints(torch.as_tensor(betas[None], dtype=torch.float64))[0, 0].numpy()
+            motion_kwargs["trans"] = (trans_zup + pelvis) @ ZUP_TO_YUP.T - pelvis
+        n = motion_kwargs["root_orient"].shape[0]
+        for key, shape in (("trans", (n, 3)), ("root_orient", (n, 3)), ("pose_body", (n, 63))):
+            if motion_kwargs.get(key) is None:
+                raise RohmError(f"missing key '{key}'", path)
+            _check_shape(motion_kwargs[key], shape, key, path)
+        with torch.no_grad():
+            out = body(torch.as_tensor(betas, dtype=torch.float64),
+                       torch.as_tensor(motion_kwargs["root_orient"]),
+                       torch.as_tensor(motion_kwargs["pose_body"]),
+                       torch.as_tensor(motion_kwargs["trans"]))
+        joints = out.joints.numpy()
+    motion = Motion(joints=joints, **motion_kwargs, **optional, extras=extras)
+    return validate(motion, path, allow_all_missing=allow_all_missing)
+
+
+def motion_to_dict(motion: Motion) -> dict[str, np.ndarray]:
+    """The npz payload of a Motion (absent fields left out)."""
+    out: dict[str, np.ndarray] = {}
+    for f in fields(Motion):
+        value = getattr(motion, f.name)
+        if f.name == "extras":
+            out.update({k: np.asarray(v) for k, v in value.items()})
+        elif value is not None:
+            out[f.name] = np.asarray(value)
+    return out
+
+
+def save_motion(motion: Motion, path: str | Path) -> Path:
+    """Write a Motion as a contract npz, atomically (temporary name, then rename)."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise RohmError("motion files must end in .npz", path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **motion_to_dict(motion))
+    return path

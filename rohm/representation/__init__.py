@@ -1,0 +1,20 @@
+"""The paper's motion representation: canonical frame, per-frame features, normalisation."""
+
+from rohm.representation.canonical import CanonicalFrame, canonical_frame, canonicalize, yaw_matrix
+from rohm.representation.features import (
+    FeatureLayout,
+    decode,
+    encode,
+    feature_mask,
+    features_to_motion,
+    foot_contacts_torch,
+    motion_to_features,
+    unwrap_angle,
+)
+from rohm.representation.normalization import Normalizer
+
+__all__ = [
+    "CanonicalFrame", "canonical_frame", "canonicalize", "yaw_matrix",
+    "FeatureLayout", "encode", "decode", "feature_mask", "features_to_motion",
+    "foot_contacts_torch", "motion_to_features", "unwrap_angle", "Normalizer",
+]
