@@ -13,7 +13,7 @@ from rohm.data.splits import split_of
 from rohm.errors import RohmError
 from rohm.io.bvh import read_bvh
 from rohm.io.motion_file import load_motion
-from rohm.representation import FeatureLayout, features_to_motion, motion_to_features
+from rohm.representation import FeatureLayout, Normalizer, features_to_motion, motion_to_features
 from rohm.body import load_body
 
 
@@ -30,6 +30,11 @@ def test_build_outputs(built_dataset: Path, bandai_bvh_dir: Path) -> None:
         assert m.has_params and m.contacts.shape == (m.num_frames, 4) and m.fps == 30.0
         assert 0.0 < m.joints[:, [10, 11], 1].min() < 0.1  # toes near the floor, above it
         assert float(m.extras["retarget_error_mm"]) < 40
+    norm = Normalizer.load(built_dataset / summary["normalization"])
+    train = [motion_to_features(load_motion(p), FeatureLayout(6), np.zeros(3), floor_height=0.0)[0]
+             for p in sorted((built_dataset / "train").glob("*.npz"))]
+    z = norm.normalize(np.concatenate(train))
+    assert np.allclose(np.nanmean(z, axis=0)[norm.layout.traj], 0.0, atol=1e-6)
 
 
 def test_round_trip_features_on_real_clips(built_dataset: Path) -> None:

@@ -2,7 +2,8 @@
 
 Pipeline: read every clip as body-joint positions at the target fps (in parallel),
 fit one body shape per performer, retarget every clip to body parameters, label
-foot contacts, write DIR/{train,val,test}/<clip>.npz and DIR/summary.json. Output
+foot contacts, write DIR/{train,val,test}/<clip>.npz, the train split's feature
+normalisation statistics (DIR/normalization.safetensors) and DIR/summary.json. Output
 goes to a temporary folder that replaces DIR only when everything succeeded.
 """
 
@@ -31,8 +32,10 @@ from rohm.data.sources import SourceClip, list_motion_files, read_clip, source_f
 from rohm.data.splits import SPLITS, split_of
 from rohm.errors import RohmError
 from rohm.io.motion_file import Motion, save_motion
+from rohm.representation import FeatureLayout, Normalizer, motion_to_features
 from rohm.skeleton import JOINT_NAMES
 
+NORMALIZATION_FILE = "normalization.safetensors"  # feature mean/std of the train split
 SHAPE_FIT_FRAMES = 200
 SHAPE_FIT_STEPS = 100
 
@@ -165,6 +168,8 @@ def _write_clips(clips: list[SourceClip], fits: dict[str, dict[str, Any]], body:
     total_frames = 0
     contact_frames = 0
     worst = ("", 0.0)
+    layout = FeatureLayout(num_betas=body.num_betas)
+    train_features: list[np.ndarray] = []
     retargeted = retarget_clips(clips, fits, body)
     for clip, res in zip(tqdm(clips, desc="write", unit="clip"), retargeted):
         fit = fits[clip.subject]
@@ -180,6 +185,8 @@ def _write_clips(clips: list[SourceClip], fits: dict[str, dict[str, Any]], body:
                     "retarget_error_mm": np.asarray(1000 * err.mean())},
         )
         save_motion(motion, folder / split / f"{clip.stem}.npz")
+        if split == "train":
+            train_features.append(motion_to_features(motion, layout, np.zeros(3), floor_height=0.0)[0])
         stats[split]["clips"] += 1
         stats[split]["frames"] += len(joints)
         clip_errors.append(1000 * float(err.mean()))
@@ -188,6 +195,8 @@ def _write_clips(clips: list[SourceClip], fits: dict[str, dict[str, Any]], body:
         joint_err_sum += 1000 * err.sum(axis=0)
         total_frames += len(joints)
         contact_frames += int(contacts.any(axis=1).sum())
+    if train_features:
+        Normalizer.fit(train_features, layout).save(folder / NORMALIZATION_FILE)
     for s in stats.values():
         s["hours"] = round(s["frames"] / fps / 3600, 4)
     return {
@@ -201,4 +210,5 @@ def _write_clips(clips: list[SourceClip], fits: dict[str, dict[str, Any]], body:
             "per_joint": {n: round(float(e / total_frames), 2) for n, e in zip(JOINT_NAMES, joint_err_sum)},
         },
         "frames_with_foot_contact": round(contact_frames / total_frames, 4),
+        "normalization": NORMALIZATION_FILE if train_features else None,
     }
