@@ -60,6 +60,22 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from rohm.training.config import TrainConfig
+    from rohm.training.trainer import Trainer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = TrainConfig.load(args.config) if args.config else TrainConfig()
+    trainer = Trainer(args.data, args.out, cfg, device=args.device, max_clips=args.max_clips)
+    state = trainer.run_all(only=args.stage, resume=args.resume)
+    if trainer.main:
+        print(f"finished stages: {', '.join(state['done'])}; weights and log in {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rohm", description="Robust human motion reconstruction via diffusion.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
     build.add_argument("--workers", type=int, default=2, help="reader processes (default 2)")
     build.set_defaults(func=_cmd_data_build)
+
+    train = sub.add_parser("train", help="train TrajNet, TrajControl, PoseNet and MDM++ (the curriculum of Supp. B.1)")
+    train.add_argument("--data", required=True, help="a `rohm data build` folder")
+    train.add_argument("--out", required=True, help="run folder (checkpoints, state.json, log.jsonl)")
+    train.add_argument("--config", default=None, help="training config JSON (default: the shipped curriculum)")
+    train.add_argument("--stage", default=None, help="run only this stage")
+    train.add_argument("--resume", action="store_true", help="continue the run folder's unfinished stages")
+    train.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: one GPU per process)")
+    train.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    train.add_argument("--max-clips", type=int, default=None, help="use only the first N clips per split (smoke tests)")
+    train.set_defaults(func=_cmd_train)
 
     from rohm.corruption import OCCLUSIONS
 

@@ -34,9 +34,21 @@ def forward_kinematics(
         joints (..., J, 3) world positions and rotations (..., J, 3, 3) world rotation matrices.
     """
     batch = global_orient.shape[:-1]
-    n_joints = len(parents)
-    body_pose = body_pose.reshape(*batch, n_joints - 1, 3)
+    body_pose = body_pose.reshape(*batch, len(parents) - 1, 3)
     local = roma.rotvec_to_rotmat(torch.cat([global_orient[..., None, :], body_pose], dim=-2))
+    return forward_kinematics_rotmat(rest_joints, local, transl, parents)
+
+
+def forward_kinematics_rotmat(
+    rest_joints: torch.Tensor,
+    local: torch.Tensor,
+    transl: torch.Tensor | None = None,
+    parents: tuple[int, ...] = PARENTS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like `forward_kinematics`, from local rotation matrices (..., J, 3, 3) (root first);
+    used where rotations come as matrices (6D features) so no axis-angle round trip is needed."""
+    batch = local.shape[:-3]
+    n_joints = len(parents)
     rest = rest_joints.to(local.dtype).expand(*batch, n_joints, 3)
     levels = _LEVELS if parents == PARENTS else tree_levels(parents)
     parent_idx = torch.tensor(parents)

@@ -22,6 +22,10 @@ from rohm.io.atomic import atomic_path
 from rohm.representation.features import FeatureLayout
 
 STD_FLOOR = 1e-3
+# Rotations (6D, in [-1, 1]) and body shape get a larger floor: some of their columns are
+# (nearly) constant in the data (leaf joints, few performers), and a tiny std would turn a few
+# degrees of input noise into a huge normalised value.
+ROTATION_STD_FLOOR = 0.05
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 
@@ -49,7 +53,10 @@ class Normalizer:
         count = np.maximum(valid.sum(axis=0), 1)
         mean = np.where(valid, data, 0.0).sum(axis=0) / count
         var = np.square(np.where(valid, data - mean, 0.0)).sum(axis=0) / count
-        std = np.maximum(np.sqrt(var), STD_FLOOR)
+        floor = np.full(layout.dim, STD_FLOOR)
+        for block in (layout.phi, layout.rotations, layout.betas):
+            floor[block] = ROTATION_STD_FLOOR
+        std = np.maximum(np.sqrt(var), floor)
         unseen = ~valid.any(axis=0)
         mean[unseen], std[unseen] = 0.0, 1.0
         mean[layout.contacts], std[layout.contacts] = 0.0, 1.0
