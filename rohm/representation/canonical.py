@@ -136,3 +136,16 @@ def canonicalize(
     out = dataclasses.replace(copy.deepcopy(motion), root_orient=root_orient, trans=trans,
                               joints=frame.apply_points(np.asarray(motion.joints, dtype=np.float64)))
     return out, frame
+
+
+def apply_frames(joints: torch.Tensor, root_orient: torch.Tensor, trans: torch.Tensor, rest_pelvis: torch.Tensor,
+                 frames: list[CanonicalFrame]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One frame per sequence of a batch: joints (B, N, 22, 3), root_orient and trans (B, N, 3),
+    rest_pelvis (B, 3) -> the same in each sequence's frame (torch, batched)."""
+    rot = torch.stack([torch.as_tensor(f.rotation) for f in frames]).to(joints.dtype)  # (B, 3, 3)
+    off = torch.stack([torch.as_tensor(f.offset) for f in frames]).to(joints.dtype)  # (B, 3)
+    joints = joints @ rot[:, None].transpose(-1, -2) + off[:, None, None]
+    orient = roma.rotmat_to_rotvec(rot[:, None] @ roma.rotvec_to_rotmat(root_orient))
+    pelvis = rest_pelvis[:, None]
+    trans = (trans + pelvis) @ rot.transpose(-1, -2) + off[:, None] - pelvis
+    return joints, orient, trans

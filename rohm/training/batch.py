@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import roma
 import torch
 
 from rohm.body import BodyModel
 from rohm.body.kinematics import forward_kinematics
 from rohm.representation import FeatureLayout, Normalizer, canonical_frame, encode, feature_mask
+from rohm.representation.canonical import apply_frames
 from rohm.skeleton import MIRROR
 from rohm.training.clips import ClipStore, Windows
 from rohm.training.masks import make_mask
@@ -58,18 +58,6 @@ def add_noise(w: Windows, k: float, gen: torch.Generator) -> Windows:
                    n(w.betas, 0.01 * k).clamp(0.0, 1.0), w.contacts, w.valid)
 
 
-def _canonicalise(joints: torch.Tensor, root_orient: torch.Tensor, trans: torch.Tensor, rest_pelvis: torch.Tensor,
-                  frames: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Apply per-window canonical frames (yaw about +y, then offset) to joints and SMPL-X parameters."""
-    rot = torch.stack([torch.as_tensor(f.rotation) for f in frames]).to(joints.dtype)  # (B, 3, 3)
-    off = torch.stack([torch.as_tensor(f.offset) for f in frames]).to(joints.dtype)  # (B, 3)
-    joints = joints @ rot[:, None].transpose(-1, -2) + off[:, None, None]
-    orient = roma.rotmat_to_rotvec(rot[:, None] @ roma.rotvec_to_rotmat(root_orient))
-    pelvis = rest_pelvis[:, None]
-    trans = (trans + pelvis) @ rot.transpose(-1, -2) + off[:, None] - pelvis
-    return joints, orient, trans
-
-
 def make_batch(store: ClipStore, body: BodyModel, normalizer: Normalizer, batch_size: int, window: int,
                noise: float, mask_scheme: str, rng: np.random.Generator, gen: torch.Generator,
                mirror_prob: float = 0.5) -> Batch:
@@ -88,8 +76,8 @@ def make_batch(store: ClipStore, body: BodyModel, normalizer: Normalizer, batch_
     mask[:, 0, 0] |= ~mask[:, :, 0].any(dim=1)  # keep one pelvis observation to anchor the frame
     frames = [canonical_frame(noisy_joints[b].numpy(), mask[b].numpy(), noisy.root_orient[b].numpy(), floor_height=0.0)
               for b in range(batch_size)]
-    joints, orient, trans = _canonicalise(joints, w.root_orient, w.trans, rest[:, 0], frames)
-    n_joints, n_orient, n_trans = _canonicalise(noisy_joints, noisy.root_orient, noisy.trans, noisy_rest[:, 0], frames)
+    joints, orient, trans = apply_frames(joints, w.root_orient, w.trans, rest[:, 0], frames)
+    n_joints, n_orient, n_trans = apply_frames(noisy_joints, noisy.root_orient, noisy.trans, noisy_rest[:, 0], frames)
     target = normalizer.normalize(encode(joints, orient, trans, w.pose_body, w.betas, w.contacts, layout))
     noisy_feats = normalizer.normalize(encode(n_joints, n_orient, n_trans, noisy.pose_body, noisy.betas,
                                               torch.zeros_like(w.contacts), layout))

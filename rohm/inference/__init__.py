@@ -1,0 +1,5 @@
+"""Inference: the paper's Algorithm 1 over any-length motion, and the shipped weights."""
+
+from rohm.inference.reconstructor import Reconstructor, Settings
+
+__all__ = ["Reconstructor", "Settings"]
