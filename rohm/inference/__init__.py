@@ -1,5 +1,5 @@
 """Inference: the paper's Algorithm 1 over any-length motion, and the shipped weights."""
 
-from rohm.inference.reconstructor import Reconstructor, Settings
+from rohm.inference.reconstructor import MDMReconstructor, Reconstructor, Settings
 
-__all__ = ["Reconstructor", "Settings"]
+__all__ = ["MDMReconstructor", "Reconstructor", "Settings"]

@@ -20,7 +20,6 @@ import torch
 from rohm.body import BodyModel, load_body
 from rohm.body.kinematics import forward_kinematics_rotmat
 from rohm.diffusion import GaussianDiffusion, sample
-from rohm.errors import RohmError
 from rohm.inference.prepare import prepare
 from rohm.inference.pretrained import DEFAULT_WEIGHTS, load_network, read_manifest
 from rohm.inference.windows import blend_weights, window_starts
@@ -60,16 +59,22 @@ class Reconstructor:
         self.pose_schedule = GaussianDiffusion(pose_diffusion_steps)
         self.body = body or load_body("anny")
 
-    @classmethod
-    def from_pretrained(cls, folder: str | Path | None = None, device: str | torch.device = "cpu") -> Reconstructor:
-        """Load shipped (default) or exported weights."""
+    @staticmethod
+    def _pretrained_args(folder: str | Path | None, device: str | torch.device) -> tuple[Path, list[Any]]:
+        """The weights folder and the constructor arguments read from it."""
         folder = Path(folder) if folder is not None else DEFAULT_WEIGHTS
         manifest = read_manifest(folder)
         trajnet, _ = load_network(folder / "trajnet.safetensors", device)
         posenet, _ = load_network(folder / "posenet.safetensors", device)
         normalizer = Normalizer.load(folder / "normalization.safetensors")
-        return cls(trajnet, posenet, normalizer, manifest["window"], manifest["traj_diffusion_steps"],
-                   manifest["pose_diffusion_steps"], device=device)
+        return folder, [trajnet, posenet, normalizer, manifest["window"], manifest["traj_diffusion_steps"],
+                        manifest["pose_diffusion_steps"]]
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path | None = None, device: str | torch.device = "cpu") -> Reconstructor:
+        """Load shipped (default) or exported weights."""
+        _, args = cls._pretrained_args(folder, device)
+        return cls(*args, device=device)
 
     # ----- inputs ---------------------------------------------------------------------------
     def _window_inputs(self, motion: Motion, starts: list[int], length: int) -> dict[str, Any]:
@@ -170,7 +175,25 @@ class Reconstructor:
                       intrinsics=motion.intrinsics, extras=extras)
 
 
-def check_frames(motion: Motion, minimum: int = 2) -> None:
-    """Refuse clips too short to have a velocity."""
-    if motion.num_frames < minimum:
-        raise RohmError(f"the motion has {motion.num_frames} frame(s); at least {minimum} are needed")
+class MDMReconstructor(Reconstructor):
+    """The MDM++ baseline (supp. C): one transformer denoises trajectory and pose together,
+    conditioned on the masked noisy input; same windows, frames and outputs as rohm."""
+
+    def __init__(self, mdm: torch.nn.Module, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.mdm = mdm.to(self.device).eval()
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path | None = None, device: str | torch.device = "cpu") -> MDMReconstructor:
+        """Load MDM++ (and the shared parts) from shipped or exported weights."""
+        folder, args = cls._pretrained_args(folder, device)
+        mdm, _ = load_network(folder / "mdm.safetensors", device)
+        return cls(mdm, *args, device=device)
+
+    @torch.no_grad()
+    def denoise(self, cond: torch.Tensor, joint_mask: torch.Tensor, settings: Settings,
+                gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One sampling pass over the full feature vector (MDM++ has no iterations)."""
+        full = self._sample(self.mdm, self.pose_schedule, tuple(cond.shape), settings.pose_steps, settings, gen,
+                            cond=cond, cond_mask=joint_mask)
+        return full[..., list(self.layout.traj_abs)], full[..., self.layout.local]
