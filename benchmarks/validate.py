@@ -31,26 +31,33 @@ def main() -> int:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--max-clips", type=int, default=None)
     ap.add_argument("--out", default="benchmarks/results/val_occl_k3.json")
+    ap.add_argument("--methods", default="input,rohm,mdm++",
+                    help="comma-separated subset; results of other methods already in --out are kept")
     args = ap.parse_args()
     torch.set_num_threads(2)
     clips = sorted((Path(args.data) / "val").glob("*.npz"))[: args.max_clips]
     body = load_body("anny")
-    rohm = Reconstructor.from_pretrained(args.weights)
-    mdm = MDMReconstructor.from_pretrained(args.weights)
+    settings = Settings()
 
     def as_input(m: Motion) -> Motion:
         return Motion(joints=prepare(m, body).joints, fps=m.fps)
 
-    settings = Settings()
-    results = {
-        "input": run_protocol(as_input, clips, 3.0, "lower", desc="input"),
-        "rohm": run_protocol(lambda m: rohm.reconstruct(m, settings), clips, 3.0, "lower", desc="rohm"),
-        "mdm++": run_protocol(lambda m: mdm.reconstruct(m, settings), clips, 3.0, "lower", desc="mdm++"),
-    }
+    def method(name: str):  # built lazily: only the networks a run asks for are loaded
+        if name == "input":
+            return as_input
+        rec = (Reconstructor if name == "rohm" else MDMReconstructor).from_pretrained(args.weights)
+        return lambda m: rec.reconstruct(m, settings)
+
+    out = Path(args.out)
+    results = json.loads(out.read_text())["results"] if out.exists() else {}
+    for name in args.methods.split(","):
+        if name not in ("input", "rohm", "mdm++"):
+            raise SystemExit(f"unknown method {name!r}")
+        results[name] = run_protocol(method(name), clips, 3.0, "lower", desc=name)
     report = {"protocol": "Occ-L, noise k=3, seed 0 (+ clip index)", "split": "val", "settings": vars(settings),
               "command": " ".join(sys.argv), "machine": {"platform": platform.platform(), "cpu_threads": 2,
                                                           "torch": torch.__version__}, "results": results}
-    write_text_atomic(args.out, json.dumps(report, indent=2))
+    write_text_atomic(out, json.dumps(report, indent=2))
     for name, r in results.items():
         print(f"{name:6s} GMPJPE all {r['gmpjpe.all']:.1f} vis {r['gmpjpe.vis']:.1f} occ {r['gmpjpe.occ']:.1f} "
               f"MPJPE all {r['mpjpe.all']:.1f} accel {r['accel']:.2f} skating {r['skating']:.3f} "
