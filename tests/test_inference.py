@@ -87,3 +87,18 @@ def test_missing_weights_are_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "trajnet.safetensors").write_bytes(b"garbage")
     with pytest.raises(RohmError, match="trajnet.safetensors"):
         Reconstructor.from_pretrained(tmp_path)
+
+
+def test_shipped_weights_improve_a_corrupted_real_clip(built_dataset: Path) -> None:
+    from rohm.evaluation.metrics import evaluate
+    from rohm.inference.prepare import prepare
+
+    rec = Reconstructor.from_pretrained()  # rohm/weights
+    gt = load_motion(sorted((built_dataset / "test").glob("*.npz"))[0])
+    inp = corrupt_motion(gt, 3.0, "lower", 0)
+    out = rec.reconstruct(inp)
+    assert out.num_frames == gt.num_frames
+    filled = Motion(joints=prepare(inp, load_body("anny")).joints, fps=gt.fps)
+    ours, theirs = evaluate(out, gt, inp), evaluate(filled, gt, inp)
+    assert ours["gmpjpe"]["all"] < theirs["gmpjpe"]["all"]
+    assert ours["accel"] < theirs["accel"]
