@@ -10,7 +10,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from rohm.errors import RohmError
-from rohm.io.bvh import BVH, Skeleton, make_bvh, read_bvh, write_bvh
+from rohm.io.bvh import Skeleton, make_bvh, read_bvh, write_bvh
 
 
 # Root (6 channels) -> A (offset +1 X, 3 channels) -> End Site (offset +1 X).

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from rohm.body import load_body
 from rohm.corruption import corrupt_motion
