@@ -10,8 +10,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rohm.errors import RohmError
+
+if TYPE_CHECKING:
+    from rohm.inference import Settings
 
 
 def _cmd_data_build(args: argparse.Namespace) -> int:
@@ -76,6 +80,134 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    """Inference settings from the reconstruct/demo flags."""
+    from rohm.inference import Settings
+
+    settings = Settings.paper() if args.paper else Settings()
+    settings.seed = args.seed
+    if args.iterations is not None:
+        settings.iterations = args.iterations
+    if args.steps is not None:
+        settings.pose_steps, settings.traj_steps = args.steps, max(1, args.steps // 2)
+    settings.guidance = not args.no_guidance
+    settings.trajcontrol = not args.no_trajcontrol
+    settings.samples = args.samples
+    settings.check()
+    return settings
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RohmError(f"--device {name}: no CUDA device is available here")
+    return name
+
+
+def _output_paths(inputs: list[str], out: str) -> list[Path]:
+    """One output file per input: OUT itself for one input (unless it is a folder), else OUT/<stem>.npz."""
+    from rohm.io.atomic import check_not_input
+
+    out_p = Path(out)
+    if len(inputs) == 1 and not out_p.is_dir() and out_p.suffix == ".npz":
+        paths = [out_p]
+    elif out_p.suffix == ".npz":
+        raise RohmError("several inputs need an output folder, not a .npz file", out)
+    else:
+        paths = [out_p / f"{Path(i).stem}.npz" for i in inputs]
+        if len(set(paths)) != len(paths):
+            raise RohmError("two inputs have the same file name; reconstruct them into different folders", out)
+    for p in paths:
+        check_not_input(p, inputs)
+    return paths
+
+
+def _cmd_reconstruct(args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm.auto import tqdm
+
+    from rohm.inference import Reconstructor
+    from rohm.io.motion_file import load_motion, save_motion
+
+    settings = _settings(args)
+    outputs = _output_paths(args.inputs, args.out)
+    motions = [load_motion(p) for p in args.inputs]  # every input is checked before any work is done
+    rec = Reconstructor.from_pretrained(args.checkpoint, device=_device(args.device))
+    for path, motion, out in tqdm(list(zip(args.inputs, motions, outputs)), desc="clips", unit="clip",
+                                  disable=len(motions) < 2):
+        if args.resume and out.exists():
+            continue
+        start = time.perf_counter()
+        try:
+            result = rec.reconstruct(motion, settings, progress=len(motions) == 1)
+        except RohmError as exc:
+            raise RohmError(exc.message, exc.path or path) from None
+        save_motion(result, out)
+        tqdm.write(f"{out}: {result.num_frames} frames in {time.perf_counter() - start:.2f} s")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from rohm.io.atomic import check_not_input
+    from rohm.io.export import export_bvh
+    from rohm.io.motion_file import load_motion
+
+    check_not_input(args.bvh, [args.motion])
+    motion = load_motion(args.motion)
+    try:
+        export_bvh(motion, args.bvh)
+    except RohmError as exc:
+        raise RohmError(exc.message, exc.path or args.motion) from None
+    print(f"wrote {args.bvh}: {motion.num_frames} frames at {motion.fps:g} fps (metres, y-up)")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from rohm.io.atomic import check_not_input
+    from rohm.io.motion_file import load_motion
+    from rohm.visualisation import render_video
+
+    paths = [args.motion, *args.compare]
+    check_not_input(args.out, paths)
+    motions = [load_motion(p, allow_all_missing=True) for p in paths]
+    labels = args.labels.split(",") if args.labels else [Path(p).stem for p in paths]
+    if len(labels) != len(paths):
+        raise RohmError(f"--labels gives {len(labels)} names for {len(paths)} motions")
+    out = render_video(motions, args.out, labels=labels, layout=args.layout, mode=args.mode)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from rohm.demo import demo_clips, run_demo
+
+    if args.list:
+        print("\n".join(demo_clips()))
+        return 0
+    _device(args.device)
+    files = run_demo(args.out, clip=args.clip, noise=args.noise, occlusion=args.occlusion, seed=args.seed,
+                     settings=_settings(args), weights=args.checkpoint, video=not args.no_video)
+    print("wrote:")
+    for name, path in files.items():
+        print(f"  {name:12s} {path}")
+    return 0
+
+
+def _add_inference_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--iterations", type=int, default=None, help="iterations K of Algorithm 1 (default 2)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="PoseNet sampling steps (TrajNet gets half; default 20/10 DDIM)")
+    p.add_argument("--paper", action="store_true", help="the paper's full DDPM sampling (1000/100 steps): slow")
+    p.add_argument("--no-guidance", action="store_true", help="no score guidance (foot skating, 2D reprojection)")
+    p.add_argument("--no-trajcontrol", action="store_true", help="TrajNet without TrajControl in iterations > 1")
+    p.add_argument("--samples", type=int, default=1, help="draw S reconstructions; writes joints_std (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint", default=None, help="weights folder (default: the shipped rohm/weights)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rohm", description="Robust human motion reconstruction via diffusion.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +249,39 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--input", default=None, help="the corrupted input (for visible/occluded joints)")
     ev.add_argument("--json", default=None, help="write the metrics as JSON here")
     ev.set_defaults(func=_cmd_evaluate)
+
+    rec = sub.add_parser("reconstruct", help="denoise and complete motion files (the main job)")
+    rec.add_argument("inputs", nargs="+", metavar="IN", help="motion npz files (contract, AMASS-style or joints-only)")
+    rec.add_argument("--out", required=True, help="output .npz for one input, else a folder")
+    rec.add_argument("--resume", action="store_true", help="skip inputs whose output already exists")
+    _add_inference_flags(rec)
+    rec.set_defaults(func=_cmd_reconstruct)
+
+    exp = sub.add_parser("export", help="write a motion with body parameters as BVH (metres, y-up)")
+    exp.add_argument("motion", help="motion npz, e.g. a `rohm reconstruct` output")
+    exp.add_argument("--bvh", required=True, help="output .bvh")
+    exp.set_defaults(func=_cmd_export)
+
+    ren = sub.add_parser("render", help="3D video of motions (skeleton or mesh, floor grid, side by side)")
+    ren.add_argument("motion", help="motion npz")
+    ren.add_argument("--compare", nargs="*", default=[], help="more motions shown with it")
+    ren.add_argument("--labels", default=None, help="comma-separated names (default: file names)")
+    ren.add_argument("--layout", choices=("side", "overlay"), default="side")
+    ren.add_argument("--mode", choices=("skeleton", "mesh"), default="skeleton")
+    ren.add_argument("--out", required=True, help="output .mp4")
+    ren.set_defaults(func=_cmd_render)
+
+    from rohm.demo import DEFAULT_CLIP
+
+    demo = sub.add_parser("demo", help="corrupt, reconstruct, score and render a built-in real clip")
+    demo.add_argument("--out", default="rohm-demo", help="output folder (default rohm-demo)")
+    demo.add_argument("--clip", default=DEFAULT_CLIP, help=f"built-in clip (default {DEFAULT_CLIP}; --list)")
+    demo.add_argument("--list", action="store_true", help="list the built-in clips")
+    demo.add_argument("--noise", type=float, default=3.0, help="noise level k (default 3)")
+    demo.add_argument("--occlusion", choices=OCCLUSIONS, default="lower")
+    demo.add_argument("--no-video", action="store_true", help="skip the comparison video")
+    _add_inference_flags(demo)
+    demo.set_defaults(func=_cmd_demo)
     return parser
 
 

@@ -9,5 +9,5 @@ class RohmError(Exception):
     """A problem with the user's input, reported as one line (exit code 2)."""
 
     def __init__(self, message: str, path: str | Path | None = None) -> None:
-        self.path = None if path is None else str(path)
+        self.message, self.path = message, None if path is None else str(path)
         super().__init__(f"{self.path}: {message}" if self.path else message)

@@ -43,7 +43,7 @@ def _frame(primary: torch.Tensor, secondary: torch.Tensor) -> torch.Tensor:
     return torch.stack([e1, e2, torch.linalg.cross(e1, e2)], dim=-1)
 
 
-def _two_axis_rotation(rest_p: torch.Tensor, rest_s: torch.Tensor, obs_p: torch.Tensor, obs_s: torch.Tensor) -> torch.Tensor:
+def two_axis_rotation(rest_p: torch.Tensor, rest_s: torch.Tensor, obs_p: torch.Tensor, obs_s: torch.Tensor) -> torch.Tensor:
     """World rotation taking rest direction `rest_p` exactly onto `obs_p`, and `rest_s` as close as possible to `obs_s`."""
     return _frame(obs_p, obs_s) @ _frame(rest_p, rest_s).transpose(-1, -2)
 
@@ -93,7 +93,7 @@ def inverse_kinematics(rest: torch.Tensor, target: torch.Tensor) -> torch.Tensor
         place_children(j)
 
     def set_two_axis(j: int, child: int, rest_s: torch.Tensor, obs_s: torch.Tensor) -> None:
-        G[j] = _two_axis_rotation(rest_bone(j, child).expand(n, 3), rest_s.expand(n, 3), aim(j, child), obs_s)
+        G[j] = two_axis_rotation(rest_bone(j, child).expand(n, 3), rest_s.expand(n, 3), aim(j, child), obs_s)
         place_children(j)
 
     def bone(j: int, c: int) -> torch.Tensor:

@@ -57,6 +57,7 @@ def sample(
     guidance: GuidanceFn | None = None,
     guidance_steps: int = 0,
     guidance_weight_fn: GuidanceWeightFn | None = None,
+    guidance_clip: float | None = None,
     skip_last: int = 0,
     post_x0: PostX0Fn | None = None,
     progress: bool = False,
@@ -76,6 +77,9 @@ def sample(
         guided updates are those with skip_last < i < guidance_steps. DDIM uses the
         matching DDPM posterior variance as weight, so one guidance strength serves both
         methods; guidance_weight_fn(t, variance) replaces that weight.
+    guidance_clip: if set, each guidance update is clamped elementwise to this many posterior
+        standard deviations, so a steep objective cannot throw the sample off the data
+        manifold (needed with few, coarse DDIM steps; the paper's 1000 steps are finer).
     skip_last: stop that many steps early and return that step's x0 prediction
         (supp. B.3 skips 20, where Sigma_t is too small for guidance to act).
     post_x0: applied to every x0 prediction before it is used.
@@ -115,7 +119,11 @@ def sample(
             mean = ab_prev.sqrt() * x0_hat + (1.0 - ab_prev - noise_std**2).clamp(min=0).sqrt() * eps
         if guidance is not None and i < guidance_steps:
             weight = variance if guidance_weight_fn is None else guidance_weight_fn(t, variance)
-            mean = mean - weight * guidance(x0_hat, t)
+            update = weight * guidance(x0_hat, t)
+            if guidance_clip is not None:
+                bound = guidance_clip * variance.sqrt()
+                update = torch.maximum(torch.minimum(update, bound), -bound)
+            mean = mean - update
         if method == "ddim" and eta == 0:
             x = mean  # draws no noise, so the generator is left untouched
         else:

@@ -5,12 +5,18 @@ PoseNet the local pose given that trajectory (c_P = (R^1, M_P * P~)). Iteration 
 TrajNet with TrajControl, controlled by the pose P^{i-1}, then PoseNet on R^i. The paper
 (Eq. 10-11) conditions these on the previous estimates; by default rohm keeps them
 conditioned on the input itself (`anchor_input`), as TrajControl and PoseNet were trained,
-which measured better on the val split (it stops the estimate drifting from the evidence). Sequences longer than the training window run as overlapping
-windows, each in its own canonical frame, mapped back to one world frame and cross-faded.
+which measured better on the val split (it stops the estimate drifting from the evidence).
+PoseNet sampling is score-guided (Eq. 12-14, `rohm.inference.guidance`).
+
+Any length: the motion is cut into overlapping windows, each in its own canonical frame;
+windows are denoised a batch at a time (memory stays flat with length), mapped back to
+one world frame and cross-faded, so the output has exactly the input's frames and no seams.
+Inputs at another frame rate are resampled to the models' rate and back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,16 +24,27 @@ from typing import Any
 import numpy as np
 import roma
 import torch
+from tqdm.auto import tqdm
 
 from rohm.body import BodyModel, load_body
 from rohm.body.kinematics import forward_kinematics_rotmat
-from rohm.diffusion import GaussianDiffusion, sample
-from rohm.inference.prepare import prepare
+from rohm.diffusion import GaussianDiffusion, gradient_guidance, sample
+from rohm.diffusion.sampler import GuidanceFn
+from rohm.errors import RohmError
+from rohm.inference.anchoring import drift_correction
+from rohm.inference.guidance import DEFAULT_EXTRINSICS, Keypoints2D, PoseGuidance, camera_maps
+from rohm.inference.prepare import Prepared, prepare
 from rohm.inference.pretrained import DEFAULT_WEIGHTS, load_network, read_manifest
+from rohm.inference.resample import resample_motion
 from rohm.inference.windows import blend_weights, window_starts
 from rohm.io.motion_file import Motion
-from rohm.representation import Normalizer, canonical_frame, decode, encode, feature_mask
+from rohm.representation import Normalizer, canonical_frame, encode, feature_mask
 from rohm.representation.canonical import CanonicalFrame, apply_frames
+from rohm.representation.features import decode
+from rohm.skeleton import NUM_JOINTS
+
+MIN_FRAMES = 3  # velocities and contacts need neighbours; acceleration needs three frames
+MODEL_FPS = 30.0  # rate of the training data when a weights manifest does not say
 
 
 @dataclass
@@ -42,11 +59,48 @@ class Settings:
     overlap: int = 32
     seed: int = 0
     anchor_input: bool = True  # iterations > 1 stay conditioned on the input (False: on the previous estimate, Eq. 10-11)
+    guidance: bool = True
+    # Guidance strengths, in rohm's units (metres and focal lengths against normalised features),
+    # chosen on val clips (see MODEL_CARD.md): more lowers skating / 2D error but costs accuracy.
+    skate_weight: float = 1e8
+    reproj_weight: float = 3e6
+    guidance_steps: int | None = 8  # last PoseNet steps that are guided; None: a tenth of them (paper: 100 of 1000)
+    guidance_clip: float | None = 10.0  # bound on each guidance update, in posterior std (None: unbounded)
+    drift_sigma: float | None = 15.0  # frames; low-pass pelvis correction towards the input (None: off)
+    samples: int = 1
+    batch_windows: int = 32  # windows (x samples) denoised together; bounds memory
 
     @classmethod
     def paper(cls) -> Settings:
-        """The paper's full ancestral sampling (100 TrajNet and 1000 PoseNet steps per iteration)."""
-        return cls(traj_steps=None, pose_steps=None, method="ddpm")
+        """The paper's full ancestral sampling (100 TrajNet and 1000 PoseNet steps per iteration,
+        guidance on the last 100)."""
+        return cls(traj_steps=None, pose_steps=None, method="ddpm", guidance_steps=None)
+
+    def check(self) -> None:
+        """Refuse settings that cannot run, with one line."""
+        if self.iterations < 1 or self.samples < 1 or self.batch_windows < 1:
+            raise RohmError(f"iterations, samples and batch_windows must be >= 1 (got {self.iterations}, "
+                            f"{self.samples}, {self.batch_windows})")
+        for name in ("traj_steps", "pose_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise RohmError(f"{name} must be >= 1, got {value}")
+        if self.method not in ("ddim", "ddpm"):
+            raise RohmError(f"method must be ddim or ddpm, got {self.method!r}")
+
+
+def check_motion(motion: Motion) -> None:
+    """One-line errors for inputs no model can use."""
+    if motion.num_frames < MIN_FRAMES:
+        raise RohmError(f"the motion has {motion.num_frames} frames; at least {MIN_FRAMES} are needed")
+    if not np.isfinite(motion.fps) or motion.fps <= 0:
+        raise RohmError(f"fps must be a positive number, got {motion.fps}")
+    if not motion.observed()[:, 0].any():
+        raise RohmError("the pelvis is never observed (all-NaN or fully masked joints): "
+                        "the motion cannot be placed in the world")
+    if motion.keypoints_2d is not None and motion.keypoints_2d.shape[1] != NUM_JOINTS:
+        raise RohmError(f"keypoints_2d has {motion.keypoints_2d.shape[1]} points per frame; "
+                        f"2D guidance needs the {NUM_JOINTS} body joints in rohm's order")
 
 
 class Reconstructor:
@@ -54,34 +108,38 @@ class Reconstructor:
 
     def __init__(self, trajnet: torch.nn.Module, posenet: torch.nn.Module, normalizer: Normalizer, window: int,
                  traj_diffusion_steps: int, pose_diffusion_steps: int, body: BodyModel | None = None,
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", fps: float = MODEL_FPS) -> None:
         self.device = torch.device(device)
         self.trajnet, self.posenet = trajnet.to(self.device).eval(), posenet.to(self.device).eval()
-        self.normalizer, self.layout, self.window = normalizer, normalizer.layout, window
+        self.normalizer, self.layout, self.window, self.fps = normalizer, normalizer.layout, window, fps
         self.traj_schedule = GaussianDiffusion(traj_diffusion_steps)
         self.pose_schedule = GaussianDiffusion(pose_diffusion_steps)
         self.body = body or load_body("anny")
 
     @staticmethod
-    def _pretrained_args(folder: str | Path | None, device: str | torch.device) -> tuple[Path, list[Any]]:
-        """The weights folder and the constructor arguments read from it."""
+    def _pretrained_args(folder: str | Path | None, device: str | torch.device) -> tuple[Path, list[Any], float]:
+        """The weights folder, the constructor arguments read from it, and the models' fps."""
         folder = Path(folder) if folder is not None else DEFAULT_WEIGHTS
         manifest = read_manifest(folder)
         trajnet, _ = load_network(folder / "trajnet.safetensors", device)
         posenet, _ = load_network(folder / "posenet.safetensors", device)
         normalizer = Normalizer.load(folder / "normalization.safetensors")
-        return folder, [trajnet, posenet, normalizer, manifest["window"], manifest["traj_diffusion_steps"],
-                        manifest["pose_diffusion_steps"]]
+        try:
+            args = [trajnet, posenet, normalizer, manifest["window"], manifest["traj_diffusion_steps"],
+                    manifest["pose_diffusion_steps"]]
+        except KeyError as exc:
+            raise RohmError(f"manifest.json lacks {exc}", folder) from None
+        return folder, args, float(manifest.get("fps", MODEL_FPS))
 
     @classmethod
     def from_pretrained(cls, folder: str | Path | None = None, device: str | torch.device = "cpu") -> Reconstructor:
         """Load shipped (default) or exported weights."""
-        _, args = cls._pretrained_args(folder, device)
-        return cls(*args, device=device)
+        _, args, fps = cls._pretrained_args(folder, device)
+        return cls(*args, device=device, fps=fps)
 
     # ----- inputs ---------------------------------------------------------------------------
-    def _window_inputs(self, motion: Motion, starts: list[int], length: int) -> dict[str, Any]:
-        prep = prepare(motion, self.body)
+    def _window_inputs(self, prep: Prepared, starts: list[int], length: int) -> dict[str, Any]:
+        """Normalised, masked condition features of the windows, each in its canonical frame."""
         idx = np.asarray(starts)[:, None] + np.arange(length)
         t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
         joints, observed = prep.joints[idx], prep.observed[idx]
@@ -97,24 +155,44 @@ class Reconstructor:
         fmask = feature_mask(mask, self.layout)
         norm = self.normalizer.normalize(feats)
         cond = torch.where(fmask, norm, torch.zeros_like(norm)).float().to(self.device)
-        return {"cond": cond, "joint_mask": mask.float().to(self.device), "frames": frames, "betas": prep.betas}
+        return {"cond": cond, "joint_mask": mask.float().to(self.device), "frames": frames, "idx": idx}
+
+    def _keypoints(self, motion: Motion, idx: np.ndarray, frames: list[CanonicalFrame]) -> Keypoints2D | None:
+        """The 2D evidence of the windows, or None without keypoints and intrinsics."""
+        if motion.keypoints_2d is None or motion.intrinsics is None:
+            return None
+        points = np.asarray(motion.keypoints_2d, dtype=np.float64)[idx]
+        conf = np.ones(points.shape[:-1]) if motion.keypoints_2d_conf is None else np.asarray(motion.keypoints_2d_conf)[idx]
+        missing = np.isnan(points).any(-1) | np.isnan(conf)
+        extrinsics = np.asarray(motion.extras.get("extrinsics", DEFAULT_EXTRINSICS), dtype=np.float64)
+        rot, off = camera_maps(frames, extrinsics)
+        f32 = lambda a: torch.as_tensor(a, dtype=torch.float32, device=self.device)  # noqa: E731
+        return Keypoints2D(f32(np.where(missing[..., None], 0.0, points)), f32(np.where(missing, 0.0, conf)),
+                           f32(motion.intrinsics), f32(rot), f32(off))
 
     # ----- sampling --------------------------------------------------------------------------
     def _sample(self, net: torch.nn.Module, schedule: GaussianDiffusion, shape: tuple[int, ...], steps: int | None,
-                settings: Settings, gen: torch.Generator, **kwargs: Any) -> torch.Tensor:
+                settings: Settings, gen: torch.Generator, guidance: GuidanceFn | None = None,
+                **kwargs: Any) -> torch.Tensor:
         def model_fn(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             return net(x_t, t, **kwargs)
         x_T = torch.randn(shape, generator=gen).to(self.device)
-        return sample(model_fn, shape, schedule, steps=steps, method=settings.method, x_T=x_T, generator=gen)
+        used = steps or schedule.num_steps
+        guided = settings.guidance_steps if settings.guidance_steps is not None else max(2, used // 10)
+        return sample(model_fn, shape, schedule, steps=steps, method=settings.method, x_T=x_T, generator=gen,
+                      guidance=guidance, guidance_steps=guided if guidance is not None else 0,
+                      guidance_clip=settings.guidance_clip)
 
     @torch.no_grad()
-    def denoise(self, cond: torch.Tensor, joint_mask: torch.Tensor, settings: Settings,
-                gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Algorithm 1 on normalised window features: returns (trajectory (B,L,13), local pose (B,L,Dp))."""
+    def denoise(self, cond: torch.Tensor, joint_mask: torch.Tensor, settings: Settings, gen: torch.Generator,
+                guidance: Callable[[torch.Tensor], GuidanceFn | None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Algorithm 1 on normalised window features: returns (trajectory (B,L,13), local pose (B,L,Dp)).
+
+        guidance(traj) gives the PoseNet guidance for a trajectory estimate (None: unguided)."""
         traj_cols, local = list(self.layout.traj_abs), self.layout.local
         b, n = cond.shape[:2]
         traj_shape, pose_shape = (b, n, len(traj_cols)), (b, n, local.stop - local.start)
-        ones = torch.ones(b, n, 22, device=cond.device)
+        ones = torch.ones(b, n, NUM_JOINTS, device=cond.device)
         use_control = settings.trajcontrol and getattr(self.trajnet, "control", None) is not None
         r_cond, r_mask, control = cond[..., traj_cols], joint_mask[..., :1], None
         p_cond, p_mask = cond[..., local], joint_mask
@@ -123,14 +201,28 @@ class Reconstructor:
             traj = self._sample(self.trajnet, self.traj_schedule, traj_shape, settings.traj_steps, settings, gen,
                                 cond=r_cond, cond_mask=r_mask, control=control)
             pose = self._sample(self.posenet, self.pose_schedule, pose_shape, settings.pose_steps, settings, gen,
+                                guidance=guidance(traj) if guidance is not None else None,
                                 traj=traj, cond=p_cond, cond_mask=p_mask)
             control = pose if use_control else None
             if not settings.anchor_input:
                 r_cond, r_mask, p_cond, p_mask = traj, ones[..., :1], pose, ones
         return traj, pose
 
+    def _guidance(self, settings: Settings, rest: torch.Tensor,
+                  keypoints: Keypoints2D | None) -> Callable[[torch.Tensor], GuidanceFn | None] | None:
+        """A factory of PoseNet guidance for a trajectory, or None when guidance is off."""
+        if not settings.guidance or (settings.skate_weight <= 0 and (keypoints is None or settings.reproj_weight <= 0)):
+            return None
+
+        def make(traj: torch.Tensor) -> GuidanceFn:
+            objective = PoseGuidance(self.normalizer, traj, rest, settings.skate_weight, keypoints, settings.reproj_weight)
+            return gradient_guidance(objective.objective)
+        return make
+
     # ----- outputs ---------------------------------------------------------------------------
-    def _to_world(self, traj: torch.Tensor, pose: torch.Tensor, frames: list[CanonicalFrame]) -> dict[str, torch.Tensor]:
+    def _to_world(self, traj: torch.Tensor, pose: torch.Tensor, frames: list[CanonicalFrame],
+                  pelvis: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Root and joint rotations, translation and contacts of each window in the world frame."""
         full = torch.zeros(*traj.shape[:2], self.layout.dim, dtype=torch.float64)
         full[..., list(self.layout.traj_abs)] = traj.double().cpu()
         full[..., self.layout.local] = pose.double().cpu()
@@ -138,49 +230,80 @@ class Reconstructor:
         inverse = [f.inverse() for f in frames]
         rot = torch.stack([torch.as_tensor(f.rotation) for f in inverse])  # (B, 3, 3)
         off = torch.stack([torch.as_tensor(f.offset) for f in inverse])
-        betas = d["betas"].mean(0).clamp(0.0, 1.0)
-        pelvis = self.body.rest_joints(betas[None])[0, 0]
         root = rot[:, None] @ d["root_rotmat"]
         trans = (d["trans"] + pelvis) @ rot.transpose(-1, -2) + off[:, None] - pelvis
-        return {"root": root, "pose": d["pose_rotmat"], "trans": trans, "contacts": d["contacts"], "betas": betas}
+        rotations = torch.cat([root[..., None, :, :], d["pose_rotmat"]], dim=-3)  # (B, L, 22, 3, 3)
+        return {"rotations": rotations, "trans": trans, "contacts": d["contacts"]}
 
-    def reconstruct(self, motion: Motion, settings: Settings | None = None) -> Motion:
+    def reconstruct(self, motion: Motion, settings: Settings | None = None, progress: bool = False) -> Motion:
         """Denoise and complete a motion; the output has exactly as many frames as the input."""
         settings = settings or Settings()
-        n = motion.num_frames
-        length = min(self.window, n)
-        starts = window_starts(n, self.window, min(settings.overlap, self.window // 2))
-        inputs = self._window_inputs(motion, starts, length)
-        gen = torch.Generator().manual_seed(settings.seed)
-        traj, pose = self.denoise(inputs["cond"], inputs["joint_mask"], settings, gen)
-        out = self._to_world(traj, pose, inputs["frames"])
-        weights = torch.as_tensor(blend_weights(n, starts, length))
-        rotations = torch.cat([out["root"][..., None, :, :], out["pose"]], dim=-3)  # (B, L, 22, 3, 3)
-        blended_rot = torch.zeros(n, 22, 3, 3, dtype=torch.float64)
-        blended = {k: torch.zeros(n, *out[k].shape[2:], dtype=torch.float64) for k in ("trans", "contacts")}
-        for i, s in enumerate(starts):
-            w = weights[i][:, None]
-            blended_rot[s:s + length] += w[..., None, None] * rotations[i]
-            for k in blended:
-                blended[k][s:s + length] += w * out[k][i]
-        local = roma.special_procrustes(blended_rot)
-        rest = self.body.rest_joints(out["betas"][None])[0]
-        joints, _ = forward_kinematics_rotmat(rest, local, blended["trans"])
-        aa = roma.rotmat_to_rotvec(local)
+        settings.check()
+        check_motion(motion)
+        work = resample_motion(motion, self.fps)
+        if work.num_frames < MIN_FRAMES:
+            raise RohmError(f"the motion lasts {work.num_frames} frames at the models' {self.fps:g} fps; "
+                            f"at least {MIN_FRAMES} are needed")
+        out = self._reconstruct(work, settings, progress)
+        if settings.drift_sigma is not None:
+            observed = work.observed()[:, 0]
+            shift = drift_correction(out.joints[:, 0], np.nan_to_num(work.joints[:, 0]), observed, settings.drift_sigma)
+            out.joints, out.trans = out.joints + shift[:, None], out.trans + shift
+        out = resample_motion(out, motion.fps, motion.num_frames)
         extras = dict(motion.extras)
         extras.update({f"settings_{k}": np.asarray(-1 if v is None else v) for k, v in asdict(settings).items()})
         if motion.joint_mask is not None or np.isnan(motion.joints).any():
             extras["input_joint_mask"] = motion.observed()
-        return Motion(joints=joints.numpy(), fps=motion.fps, trans=blended["trans"].numpy(),
+        if "joints_std" in out.extras:
+            extras["joints_std"] = out.extras["joints_std"]
+        out.extras = extras
+        out.keypoints_2d, out.keypoints_2d_conf, out.intrinsics = motion.keypoints_2d, motion.keypoints_2d_conf, motion.intrinsics
+        return out
+
+    def _reconstruct(self, motion: Motion, settings: Settings, progress: bool) -> Motion:
+        """Windows a batch at a time, blended into one world frame (motion already at the models' fps)."""
+        n, samples = motion.num_frames, settings.samples
+        prep = prepare(motion, self.body)
+        betas = torch.as_tensor(prep.betas, dtype=torch.float64)
+        rest = self.body.rest_joints(betas[None])[0]
+        length = min(self.window, n)
+        starts = window_starts(n, self.window, min(settings.overlap, self.window // 2))
+        weights = torch.as_tensor(blend_weights(n, starts, length))
+        acc_rot = torch.zeros(samples, n, NUM_JOINTS, 3, 3, dtype=torch.float64)
+        acc = {k: torch.zeros(samples, n, c, dtype=torch.float64) for k, c in (("trans", 3), ("contacts", 4))}
+        gen = torch.Generator().manual_seed(settings.seed)
+        chunk = max(1, settings.batch_windows // samples)
+        bar = tqdm(total=len(starts), desc="windows", unit="win", disable=not progress, leave=False)
+        for c0 in range(0, len(starts), chunk):
+            ws = starts[c0:c0 + chunk]
+            inputs = self._window_inputs(prep, ws, length)
+            frames = inputs["frames"] * samples  # batch index = sample * len(ws) + window
+            keypoints = self._keypoints(motion, np.tile(inputs["idx"], (samples, 1)), frames)
+            make_guidance = self._guidance(settings, rest.float().to(self.device), keypoints)
+            traj, pose = self.denoise(inputs["cond"].repeat(samples, 1, 1), inputs["joint_mask"].repeat(samples, 1, 1),
+                                      settings, gen, make_guidance)
+            out = self._to_world(traj, pose, frames, rest[0])
+            for s in range(samples):
+                for i, start in enumerate(ws):
+                    b, w = s * len(ws) + i, weights[c0 + i][:, None]
+                    acc_rot[s, start:start + length] += w[..., None, None] * out["rotations"][b]
+                    for k in acc:
+                        acc[k][s, start:start + length] += w * out[k][b]
+            bar.update(len(ws))
+        bar.close()
+        local = roma.special_procrustes(acc_rot)
+        joints, _ = forward_kinematics_rotmat(rest, local, acc["trans"])
+        aa = roma.rotmat_to_rotvec(local[0])
+        extras = {"joints_std": joints.std(dim=0, unbiased=False).norm(dim=-1).numpy()} if samples > 1 else {}
+        return Motion(joints=joints[0].numpy(), fps=motion.fps, trans=acc["trans"][0].numpy(),
                       root_orient=aa[:, 0].numpy(), pose_body=aa[:, 1:].reshape(n, 63).numpy(),
-                      betas=out["betas"].numpy(), body_model="anny", contacts=blended["contacts"].clamp(0, 1).numpy(),
-                      keypoints_2d=motion.keypoints_2d, keypoints_2d_conf=motion.keypoints_2d_conf,
-                      intrinsics=motion.intrinsics, extras=extras)
+                      betas=prep.betas.copy(), body_model="anny", contacts=acc["contacts"][0].clamp(0, 1).numpy(),
+                      extras=extras)
 
 
 class MDMReconstructor(Reconstructor):
     """The MDM++ baseline (supp. C): one transformer denoises trajectory and pose together,
-    conditioned on the masked noisy input; same windows, frames and outputs as rohm."""
+    conditioned on the masked noisy input; same windows, frames and outputs as rohm, no guidance."""
 
     def __init__(self, mdm: torch.nn.Module, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -189,14 +312,14 @@ class MDMReconstructor(Reconstructor):
     @classmethod
     def from_pretrained(cls, folder: str | Path | None = None, device: str | torch.device = "cpu") -> MDMReconstructor:
         """Load MDM++ (and the shared parts) from shipped or exported weights."""
-        folder, args = cls._pretrained_args(folder, device)
+        folder, args, fps = cls._pretrained_args(folder, device)
         mdm, _ = load_network(folder / "mdm.safetensors", device)
-        return cls(mdm, *args, device=device)
+        return cls(mdm, *args, device=device, fps=fps)
 
     @torch.no_grad()
-    def denoise(self, cond: torch.Tensor, joint_mask: torch.Tensor, settings: Settings,
-                gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """One sampling pass over the full feature vector (MDM++ has no iterations)."""
+    def denoise(self, cond: torch.Tensor, joint_mask: torch.Tensor, settings: Settings, gen: torch.Generator,
+                guidance: Callable[[torch.Tensor], GuidanceFn | None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One sampling pass over the full feature vector (MDM++ has no iterations and no guidance)."""
         full = self._sample(self.mdm, self.pose_schedule, tuple(cond.shape), settings.pose_steps, settings, gen,
                             cond=cond, cond_mask=joint_mask)
         return full[..., list(self.layout.traj_abs)], full[..., self.layout.local]
