@@ -195,6 +195,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from rohm.evaluation.benchmark import DEFAULT_PROTOCOLS, METHODS, parse_list, run_benchmark
+
+    report = run_benchmark(args.data, args.out, split=args.split, protocols=parse_list(args.protocols, DEFAULT_PROTOCOLS),
+                           methods=parse_list(args.methods, METHODS), max_clips=args.max_clips, workers=args.workers,
+                           seed=args.seed, weights=args.checkpoint, report_only=args.report_only, all_pairs=args.all_pairs)
+    main = report["results"].get("occl-k3", {})
+    for name, r in main.items():
+        print(f"occl-k3 {name:20s} GMPJPE all {r['gmpjpe.all']:.1f} occ {r['gmpjpe.occ']:.1f} mm, "
+              f"accel {r['accel']:.2f}, skating {r['skating']:.3f}, {r['seconds_per_144_frames']:.2f} s/144 frames")
+    print(f"wrote {Path(args.out) / 'results.json'}, results.md and plots")
+    return 0
+
+
 def _add_inference_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", type=int, default=None, help="iterations K of Algorithm 1 (default 2)")
     p.add_argument("--steps", type=int, default=None,
@@ -270,6 +284,23 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--mode", choices=("skeleton", "mesh"), default="skeleton")
     ren.add_argument("--out", required=True, help="output .mp4")
     ren.set_defaults(func=_cmd_render)
+
+    from rohm.evaluation.benchmark import METHODS, PROTOCOLS
+
+    bench = sub.add_parser("benchmark", help="methods x protocols on whole clips: results.json, results.md, plots")
+    bench.add_argument("--data", required=True, help="a `rohm data build` folder")
+    bench.add_argument("--split", choices=("test", "val", "all"), default="test")
+    bench.add_argument("--protocols", default=None, help=f"comma-separated (default: all of {', '.join(PROTOCOLS)})")
+    bench.add_argument("--methods", default=None, help=f"comma-separated (default: all of {', '.join(METHODS)})")
+    bench.add_argument("--all-pairs", action="store_true",
+                       help="run every method on every protocol and clip (default: ablations and rohm-paper on a subset)")
+    bench.add_argument("--max-clips", type=int, default=None)
+    bench.add_argument("--workers", type=int, default=1, help="processes (torch threads are shared out)")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--checkpoint", default=None, help="weights folder (default: the shipped rohm/weights)")
+    bench.add_argument("--report-only", action="store_true", help="rebuild results.json/md/plots from finished clips")
+    bench.add_argument("--out", required=True, help="output folder (resumable)")
+    bench.set_defaults(func=_cmd_benchmark)
 
     from rohm.demo import DEFAULT_CLIP
 

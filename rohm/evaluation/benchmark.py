@@ -1,0 +1,256 @@
+"""`rohm benchmark`: methods x protocols on whole clips, resumable, with tables and plots.
+
+Each (protocol, clip) input is made once, deterministically (seed + clip index), and given to
+every method. Per-clip metrics are appended to DIR/clips/<protocol>.jsonl as soon as a clip is
+done, so a killed run continues where it stopped; results.json / results.md / plots are
+rebuilt from those files at the end (and by `--report-only`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rohm.errors import RohmError
+from rohm.evaluation.metrics import evaluate, flatten
+from rohm.evaluation.protocol import aggregate
+from rohm.io.atomic import write_text_atomic
+from rohm.io.motion_file import Motion, load_motion
+
+Method = Callable[[Motion], Motion]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How inputs are made from a ground-truth clip."""
+
+    name: str
+    noise: float
+    occlusion: str  # "lower", "frames-10", "none" (rohm corrupt) or "camera" (rohm.virtual_camera)
+    title: str
+
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in [
+    *(Protocol(f"occl-k{k}", float(k), "lower", f"Occ-L, k={k}") for k in range(1, 8)),
+    Protocol("occ10-k3", 3.0, "frames-10", "Occ-10%, k=3"),
+    Protocol("cam-k3", 3.0, "camera", "Cam (2D + depth-noisy 3D + occluder), k=3"),
+]}
+MAIN_PROTOCOLS = ("occl-k3", "occl-k5", "occl-k7", "occ10-k3", "cam-k3")
+SWEEP = tuple(f"occl-k{k}" for k in range(1, 8))
+DEFAULT_PROTOCOLS = tuple(dict.fromkeys(MAIN_PROTOCOLS + SWEEP))
+
+METHODS = ("input", "classical", "optim", "mdm++", "rohm", "rohm-paper", "rohm-no-trajcontrol", "rohm-k1",
+           "rohm-no-guidance", "rohm-no-skate")
+# Where each method runs by default: ablations and the slow paper setting only on the main protocols.
+METHOD_PROTOCOLS: dict[str, tuple[str, ...]] = {
+    "optim": MAIN_PROTOCOLS, "rohm-paper": ("occl-k3",), "rohm-no-trajcontrol": ("occl-k3", "cam-k3"),
+    "rohm-k1": ("occl-k3", "cam-k3"), "rohm-no-guidance": ("occl-k3", "cam-k3"), "rohm-no-skate": ("occl-k3", "cam-k3"),
+}
+PAPER_CLIPS = 30  # rohm-paper costs ~25 s per clip on 2 cores: a fixed subset of the clips
+
+
+def make_input(protocol: Protocol, gt: Motion, seed: int) -> Motion:
+    """The corrupted input of one clip under a protocol."""
+    if protocol.occlusion == "camera":
+        from rohm.virtual_camera import camera_corrupt
+
+        return camera_corrupt(gt, seed, protocol.noise)
+    from rohm.corruption import corrupt_motion
+
+    return corrupt_motion(gt, protocol.noise, protocol.occlusion, seed)
+
+
+def build_method(name: str, weights: str | Path | None = None) -> Method:
+    """A method by name (loads its networks/priors once)."""
+    if name == "input":
+        import torch
+
+        from rohm.body import load_body
+        from rohm.inference.prepare import DEFAULT_BETAS, fill_joints
+
+        rest = load_body("anny").rest_joints(torch.as_tensor(DEFAULT_BETAS)[None])[0].numpy()
+
+        def filled(m: Motion) -> Motion:
+            obs = m.observed()
+            return Motion(joints=fill_joints(np.where(obs[..., None], m.joints, np.nan), obs, rest), fps=m.fps)
+        return filled
+    if name == "classical":
+        from rohm.baselines.classical import classical_method
+
+        return classical_method()
+    if name == "optim":
+        from rohm.baselines.optim import optim_method
+
+        return optim_method()
+    from rohm.inference import MDMReconstructor, Reconstructor, Settings
+
+    if name == "mdm++":
+        mdm = MDMReconstructor.from_pretrained(weights)
+        return lambda m: mdm.reconstruct(m, Settings())
+    variants = {"rohm": Settings(), "rohm-paper": Settings.paper(), "rohm-no-trajcontrol": Settings(trajcontrol=False),
+                "rohm-k1": Settings(iterations=1), "rohm-no-guidance": Settings(guidance=False),
+                "rohm-no-skate": Settings(skate_weight=0.0)}
+    if name not in variants:
+        raise RohmError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
+    rec, settings = Reconstructor.from_pretrained(weights), variants[name]
+    return lambda m: rec.reconstruct(m, settings)
+
+
+# ----- the worker side --------------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(threads: int, weights: str | None) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER.update(methods={}, weights=weights)
+
+
+def _run_clip(task: tuple[str, int, str, int, tuple[str, ...]]) -> dict[str, Any]:
+    """Corrupt one clip and score the asked methods on it (runs in a worker process)."""
+    protocol_name, index, path, seed, methods = task
+    gt = load_motion(path)
+    inp = make_input(PROTOCOLS[protocol_name], gt, seed + index)
+    row: dict[str, Any] = {"clip": Path(path).stem, "index": index, "frames": gt.num_frames, "methods": {}}
+    for name in methods:
+        if name not in _WORKER["methods"]:
+            _WORKER["methods"][name] = build_method(name, _WORKER["weights"])
+        start = time.perf_counter()
+        pred = _WORKER["methods"][name](inp)
+        seconds = time.perf_counter() - start
+        if pred.num_frames != gt.num_frames:
+            raise RohmError(f"{name} returned {pred.num_frames} frames for {gt.num_frames}", path)
+        row["methods"][name] = {**flatten(evaluate(pred, gt, inp)), "seconds": seconds}
+    return row
+
+
+# ----- the driver ---------------------------------------------------------------------------------
+def _done(jsonl: Path) -> dict[str, dict[str, Any]]:
+    """Finished rows of a protocol file, by clip name (a torn last line from a kill is ignored)."""
+    rows: dict[str, dict[str, Any]] = {}
+    if jsonl.exists():
+        for line in jsonl.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            rows.setdefault(row["clip"], {"clip": row["clip"], "index": row["index"], "frames": row["frames"],
+                                          "methods": {}})["methods"].update(row["methods"])
+    return rows
+
+
+def plan(protocols: Sequence[str], methods: Sequence[str], clips: Sequence[Path],
+         all_pairs: bool = False) -> dict[str, dict[str, list[int]]]:
+    """protocol -> method -> clip indices to run: METHOD_PROTOCOLS and PAPER_CLIPS unless `all_pairs`."""
+    out: dict[str, dict[str, list[int]]] = {}
+    for p in protocols:
+        out[p] = {}
+        for m in methods:
+            if not all_pairs and p not in METHOD_PROTOCOLS.get(m, tuple(PROTOCOLS)):
+                continue
+            idx = list(range(len(clips)))
+            if m == "rohm-paper" and not all_pairs:
+                idx = idx[:: max(1, len(idx) // PAPER_CLIPS)][:PAPER_CLIPS]
+            out[p][m] = idx
+    return out
+
+
+def run_benchmark(data: str | Path, out: str | Path, split: str = "test", protocols: Sequence[str] = DEFAULT_PROTOCOLS,
+                  methods: Sequence[str] = METHODS, max_clips: int | None = None, workers: int = 1, seed: int = 0,
+                  weights: str | Path | None = None, report_only: bool = False, all_pairs: bool = False) -> dict[str, Any]:
+    """Run (or resume) the benchmark and write results.json, results.md and plots into `out`."""
+    for p in protocols:
+        if p not in PROTOCOLS:
+            raise RohmError(f"unknown protocol {p!r}; choose from {', '.join(PROTOCOLS)}")
+    for m in methods:
+        if m not in METHODS:
+            raise RohmError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
+    splits = ("train", "val", "test") if split == "all" else (split,)
+    clips = sorted(p for s in splits for p in (Path(data) / s).glob("*.npz"))[:max_clips]
+    if not clips:
+        raise RohmError(f"no clips in split {split!r}", data)
+    out = Path(out)
+    (out / "clips").mkdir(parents=True, exist_ok=True)
+    todo = plan(protocols, methods, clips, all_pairs)
+    if not report_only:
+        threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                 initargs=(threads, None if weights is None else str(weights))) as pool:
+            for p in protocols:
+                jsonl = out / "clips" / f"{p}.jsonl"
+                done = _done(jsonl)
+                tasks = []
+                for i, clip in enumerate(clips):
+                    need = tuple(m for m, idx in todo[p].items() if i in idx
+                                 and m not in done.get(clip.stem, {}).get("methods", {}))
+                    if need:
+                        tasks.append((p, i, str(clip), seed, need))
+                bar = tqdm(total=sum(len(t[4]) for t in tasks), desc=p, unit="run")
+                with jsonl.open("a") as fh:
+                    for row in pool.map(_run_clip, tasks):
+                        fh.write(json.dumps(row) + "\n")
+                        fh.flush()
+                        bar.update(len(row["methods"]))
+                bar.close()
+    results = collect(out, protocols, methods, clips, todo)
+    report = {"split": split, "clips_in_split": len(clips), "seed": seed, "seeds": "seed + clip index per input",
+              "command": " ".join(sys.argv), "machine": machine_info(workers), "plan": {
+                  p: {m: len(idx) for m, idx in ms.items()} for p, ms in todo.items()},
+              "protocols": {p: PROTOCOLS[p].title for p in protocols}, "results": results}
+    write_text_atomic(out / "results.json", json.dumps(report, indent=2))
+    from rohm.evaluation.report import write_markdown, write_plots
+
+    write_markdown(report, out / "results.md")
+    write_plots(report, out)
+    return report
+
+
+def collect(out: Path, protocols: Sequence[str], methods: Sequence[str], clips: Sequence[Path],
+            todo: dict[str, dict[str, list[int]]]) -> dict[str, dict[str, Any]]:
+    """protocol -> method -> frame-weighted metrics, runtime per clip and per 144 frames."""
+    names = {c.stem for c in clips}
+    results: dict[str, dict[str, Any]] = {}
+    for p in protocols:
+        rows = [r for r in _done(out / "clips" / f"{p}.jsonl").values() if r["clip"] in names]
+        results[p] = {}
+        for m in methods:
+            per_clip = [{**r["methods"][m], "frames.gt": r["frames"]} for r in rows if m in r["methods"]]
+            if not per_clip:
+                continue
+            seconds = np.array([c.pop("seconds") for c in per_clip])
+            frames = np.array([c["frames.gt"] for c in per_clip])
+            agg = aggregate(per_clip)
+            agg.update(seconds_per_clip=float(seconds.mean()), seconds_per_144_frames=float(seconds.sum() / frames.sum() * 144),
+                       complete=len(per_clip) == len(todo[p].get(m, [])))
+            results[p][m] = agg
+    return results
+
+
+def machine_info(workers: int) -> dict[str, Any]:
+    """What the numbers were measured on."""
+    import torch
+
+    cpu = platform.processor()
+    if Path("/proc/cpuinfo").exists():
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), cpu)
+    return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(), "workers": workers,
+            "torch": torch.__version__, "python": platform.python_version()}
+
+
+def parse_list(text: str | None, default: Sequence[str]) -> list[str]:
+    """Comma-separated names, or the default."""
+    return list(default) if not text else [t.strip() for t in text.split(",") if t.strip()]
+
