@@ -9,6 +9,7 @@ rebuilt from those files at the end (and by `--report-only`).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import sys
@@ -186,8 +187,14 @@ def run_benchmark(data: str | Path, out: str | Path, split: str = "test", protoc
     todo = plan(protocols, methods, clips, all_pairs)
     if not report_only:
         threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                 initargs=(threads, None if weights is None else str(weights))) as pool:
+        init = (threads, None if weights is None else str(weights))
+        # Workers are spawned, not forked: forking a process that has started torch's threads can hang.
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=init) if workers > 1 else None
+        if pool is None:
+            _init_worker(*init)
+        mapper = pool.map if pool is not None else map
+        try:
             for p in protocols:
                 jsonl = out / "clips" / f"{p}.jsonl"
                 done = _done(jsonl)
@@ -199,11 +206,14 @@ def run_benchmark(data: str | Path, out: str | Path, split: str = "test", protoc
                         tasks.append((p, i, str(clip), seed, need))
                 bar = tqdm(total=sum(len(t[4]) for t in tasks), desc=p, unit="run")
                 with jsonl.open("a") as fh:
-                    for row in pool.map(_run_clip, tasks):
+                    for row in mapper(_run_clip, tasks):
                         fh.write(json.dumps(row) + "\n")
                         fh.flush()
                         bar.update(len(row["methods"]))
                 bar.close()
+        finally:
+            if pool is not None:
+                pool.shutdown()
     results = collect(out, protocols, methods, clips, todo)
     report = {"split": split, "clips_in_split": len(clips), "seed": seed, "seeds": "seed + clip index per input",
               "command": " ".join(sys.argv), "machine": machine_info(workers), "plan": {
