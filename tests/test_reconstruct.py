@@ -269,3 +269,21 @@ def test_drift_correction_follows_slow_offsets_not_noise() -> None:
     far = np.zeros(n, dtype=bool)
     far[:10] = True
     assert np.allclose(drift_correction(drifted, noisy_input, far, 15.0)[200:], 0.0)  # no evidence, no correction
+
+
+def test_low_2d_confidence_masks_the_joint_in_3d(rec: Reconstructor) -> None:
+    from rohm.inference.reconstructor import with_confidence_mask
+
+    gt = load_motion(TURN)
+    conf = np.full((gt.num_frames, 22), 0.9)
+    conf[:, list(LOWER_BODY)] = 0.1  # below the 0.2 threshold
+    conf[:5, 16] = np.nan  # no detection at all
+    seen = dataclasses.replace(gt, keypoints_2d=np.zeros((gt.num_frames, 22, 2)), keypoints_2d_conf=conf,
+                               intrinsics=np.eye(3))
+    mask = with_confidence_mask(seen).observed()
+    assert not mask[:, list(LOWER_BODY)].any() and not mask[:5, 16].any() and mask[5:, 16].all() and mask[:, 0].all()
+    out = rec.reconstruct(seen, Settings(iterations=1))
+    assert np.array_equal(out.extras["input_joint_mask"], mask)  # the output records what was trusted
+    seen.keypoints_2d_conf = np.full((gt.num_frames, 22), 0.1)
+    with pytest.raises(RohmError, match="pelvis"):
+        rec.reconstruct(seen)

@@ -17,6 +17,7 @@ Inputs at another frame rate are resampled to the models' rate and back.
 from __future__ import annotations
 
 from collections.abc import Callable
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from rohm.diffusion import GaussianDiffusion, gradient_guidance, sample
 from rohm.diffusion.sampler import GuidanceFn
 from rohm.errors import RohmError
 from rohm.inference.anchoring import drift_correction
-from rohm.inference.guidance import DEFAULT_EXTRINSICS, Keypoints2D, PoseGuidance, camera_maps
+from rohm.inference.guidance import CONFIDENCE_THRESHOLD, DEFAULT_EXTRINSICS, Keypoints2D, PoseGuidance, camera_maps
 from rohm.inference.prepare import Prepared, prepare
 from rohm.inference.pretrained import DEFAULT_WEIGHTS, load_network, read_manifest
 from rohm.inference.resample import resample_motion
@@ -101,6 +102,16 @@ def check_motion(motion: Motion) -> None:
     if motion.keypoints_2d is not None and motion.keypoints_2d.shape[1] != NUM_JOINTS:
         raise RohmError(f"keypoints_2d has {motion.keypoints_2d.shape[1]} points per frame; "
                         f"2D guidance needs the {NUM_JOINTS} body joints in rohm's order")
+
+
+def with_confidence_mask(motion: Motion) -> Motion:
+    """The motion with joints whose 2D confidence is below the threshold (or NaN) masked in 3D
+    too: a joint the detector barely sees is not trusted as an observation."""
+    if motion.keypoints_2d_conf is None or motion.keypoints_2d_conf.shape != motion.joints.shape[:2]:
+        return motion
+    conf = np.nan_to_num(np.asarray(motion.keypoints_2d_conf, dtype=np.float64), nan=0.0)
+    mask = motion.observed() & (conf >= CONFIDENCE_THRESHOLD)
+    return dataclasses.replace(motion, joint_mask=mask)
 
 
 class Reconstructor:
@@ -239,6 +250,8 @@ class Reconstructor:
         """Denoise and complete a motion; the output has exactly as many frames as the input."""
         settings = settings or Settings()
         settings.check()
+        check_motion(motion)
+        motion = with_confidence_mask(motion)
         check_motion(motion)
         work = resample_motion(motion, self.fps)
         if work.num_frames < MIN_FRAMES:
