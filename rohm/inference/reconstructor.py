@@ -32,7 +32,8 @@ from rohm.body.kinematics import forward_kinematics_rotmat
 from rohm.diffusion import GaussianDiffusion, gradient_guidance, sample
 from rohm.diffusion.sampler import GuidanceFn
 from rohm.errors import RohmError
-from rohm.inference.anchoring import drift_correction
+from rohm.data.retarget import retarget
+from rohm.inference.anchoring import anchor_joints, drift_correction
 from rohm.inference.guidance import CONFIDENCE_THRESHOLD, DEFAULT_EXTRINSICS, Keypoints2D, PoseGuidance, camera_maps
 from rohm.inference.prepare import Prepared, prepare
 from rohm.inference.pretrained import DEFAULT_WEIGHTS, load_network, read_manifest
@@ -68,6 +69,7 @@ class Settings:
     guidance_steps: int | None = 8  # last PoseNet steps that are guided; None: a tenth of them (paper: 100 of 1000)
     guidance_clip: float | None = 10.0  # bound on each guidance update, in posterior std (None: unbounded)
     drift_sigma: float | None = 15.0  # frames; low-pass pelvis correction towards the input (None: off)
+    joint_sigma: float | None = 8.0  # frames; low-pass per-joint anchoring to observed joints + IK (None: off)
     samples: int = 1
     batch_windows: int = 32  # windows (x samples) denoised together; bounds memory
 
@@ -262,6 +264,8 @@ class Reconstructor:
             observed = work.observed()[:, 0]
             shift = drift_correction(out.joints[:, 0], np.nan_to_num(work.joints[:, 0]), observed, settings.drift_sigma)
             out.joints, out.trans = out.joints + shift[:, None], out.trans + shift
+        if settings.joint_sigma is not None:
+            out = self._anchor(out, work, settings.joint_sigma)
         out = resample_motion(out, motion.fps, motion.num_frames)
         extras = dict(motion.extras)
         extras.update({f"settings_{k}": np.asarray(-1 if v is None else v) for k, v in asdict(settings).items()})
@@ -272,6 +276,15 @@ class Reconstructor:
         out.extras = extras
         out.keypoints_2d, out.keypoints_2d_conf, out.intrinsics = motion.keypoints_2d, motion.keypoints_2d_conf, motion.intrinsics
         return out
+
+    def _anchor(self, out: Motion, evidence: Motion, sigma: float) -> Motion:
+        """Observed joints pulled towards the input at time scales above `sigma` frames, then
+        the body fitted to them by inverse kinematics (joints and parameters stay consistent)."""
+        joints = anchor_joints(out.joints, evidence.joints, evidence.observed(), sigma)
+        rest = self.body.rest_joints(torch.as_tensor(out.betas, dtype=torch.float64)[None])[0]
+        fit = retarget(rest, torch.as_tensor(joints))
+        return dataclasses.replace(out, joints=fit.joints.numpy(), trans=fit.trans.numpy(),
+                                   root_orient=fit.root_orient.numpy(), pose_body=fit.pose_body.numpy())
 
     def _reconstruct(self, motion: Motion, settings: Settings, progress: bool) -> Motion:
         """Windows a batch at a time, blended into one world frame (motion already at the models' fps)."""
