@@ -302,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", required=True, help="output folder (resumable)")
     bench.set_defaults(func=_cmd_benchmark)
 
+    from rohm.video.command import add_video_parser
+
+    add_video_parser(sub)
+
     from rohm.demo import DEFAULT_CLIP
 
     demo = sub.add_parser("demo", help="corrupt, reconstruct, score and render a built-in real clip")

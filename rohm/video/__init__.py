@@ -1,0 +1,1 @@
+"""The video front end: an RGB (or RGB-D) video in, clean world-space motion out."""
