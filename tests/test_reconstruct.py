@@ -287,3 +287,15 @@ def test_low_2d_confidence_masks_the_joint_in_3d(rec: Reconstructor) -> None:
     seen.keypoints_2d_conf = np.full((gt.num_frames, 22), 0.1)
     with pytest.raises(RohmError, match="pelvis"):
         rec.reconstruct(seen)
+
+
+def test_a_full_occlusion_longer_than_a_window_is_infilled(rec: Reconstructor) -> None:
+    gt = load_motion(WALK)
+    mask = np.ones((gt.num_frames, 22), dtype=bool)
+    mask[100:220] = False  # 4 s unseen: more than a model window (96 frames)
+    inp = corrupt_motion(dataclasses.replace(gt, joint_mask=mask), 2.0, "none", 0)
+    out = rec.reconstruct(inp, Settings(iterations=1))
+    assert out.num_frames == gt.num_frames and np.isfinite(out.joints).all()
+    err = np.linalg.norm(out.joints[:, 0] - gt.joints[:, 0], axis=-1)
+    assert err[:95].max() < 0.1 and err[240:].max() < 0.1  # the seen parts stay on their evidence
+    # (Inside such a gap each window invents its own path: README, Limitations.)

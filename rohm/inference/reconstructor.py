@@ -156,8 +156,11 @@ class Reconstructor:
         idx = np.asarray(starts)[:, None] + np.arange(length)
         t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
         joints, observed = prep.joints[idx], prep.observed[idx]
+        # A window whose pelvis is never seen (a long full occlusion) is placed by the filled-in joints.
         frames = [canonical_frame(np.where(observed[b][..., None], joints[b], np.nan), observed[b],
-                                  prep.root_orient[idx[b]], floor_height=0.0) for b in range(len(starts))]
+                                  prep.root_orient[idx[b]], floor_height=0.0) if observed[b][:, 0].any()
+                  else canonical_frame(joints[b], None, prep.root_orient[idx[b]], floor_height=0.0)
+                  for b in range(len(starts))]
         rest = self.body.rest_joints(t(prep.betas)[None])[0]
         pelvis = rest[0].expand(len(starts), 3)
         c_joints, c_orient, c_trans = apply_frames(t(joints), t(prep.root_orient[idx]), t(prep.trans[idx]), pelvis, frames)
