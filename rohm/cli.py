@@ -92,9 +92,28 @@ def _settings(args: argparse.Namespace) -> Settings:
         settings.pose_steps, settings.traj_steps = args.steps, max(1, args.steps // 2)
     settings.guidance = not args.no_guidance
     settings.trajcontrol = not args.no_trajcontrol
+    settings.foot_lock = not args.no_foot_lock
     settings.samples = args.samples
     settings.check()
     return settings
+
+
+def add_threads_flag(p: argparse.ArgumentParser) -> None:
+    """`--threads N`: torch's CPU threads for the command (see `set_threads`)."""
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch CPU threads, N >= 1 (default: torch's choice, usually one per core); "
+                        "set before any work starts")
+
+
+def set_threads(threads: int | None) -> None:
+    """torch.set_num_threads(threads) unless None (torch's default); below 1 is a RohmError."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise RohmError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def _device(name: str) -> str:
@@ -131,6 +150,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     from rohm.inference import Reconstructor
     from rohm.io.motion_file import load_motion, save_motion
 
+    set_threads(args.threads)
     settings = _settings(args)
     outputs = _output_paths(args.inputs, args.out)
     motions = [load_motion(p) for p in args.inputs]  # every input is checked before any work is done
@@ -200,7 +220,8 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
 
     report = run_benchmark(args.data, args.out, split=args.split, protocols=parse_list(args.protocols, DEFAULT_PROTOCOLS),
                            methods=parse_list(args.methods, METHODS), max_clips=args.max_clips, workers=args.workers,
-                           seed=args.seed, weights=args.checkpoint, report_only=args.report_only, all_pairs=args.all_pairs)
+                           seed=args.seed, weights=args.checkpoint, report_only=args.report_only, all_pairs=args.all_pairs,
+                           rerun=parse_list(args.rerun, ()))
     main = report["results"].get("occl-k3", {})
     for name, r in main.items():
         print(f"occl-k3 {name:20s} GMPJPE all {r['gmpjpe.all']:.1f} occ {r['gmpjpe.occ']:.1f} mm, "
@@ -216,6 +237,7 @@ def _add_inference_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--paper", action="store_true", help="the paper's full DDPM sampling (1000/100 steps): slow")
     p.add_argument("--no-guidance", action="store_true", help="no score guidance (foot skating, 2D reprojection)")
     p.add_argument("--no-trajcontrol", action="store_true", help="TrajNet without TrajControl in iterations > 1")
+    p.add_argument("--no-foot-lock", action="store_true", help="leave feet unpinned during their contacts")
     p.add_argument("--samples", type=int, default=1, help="draw S reconstructions; writes joints_std (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", default=None, help="weights folder (default: the shipped rohm/weights)")
@@ -269,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--out", required=True, help="output .npz for one input, else a folder")
     rec.add_argument("--resume", action="store_true", help="skip inputs whose output already exists")
     _add_inference_flags(rec)
+    add_threads_flag(rec)
     rec.set_defaults(func=_cmd_reconstruct)
 
     exp = sub.add_parser("export", help="write a motion with body parameters as BVH (metres, y-up)")
@@ -299,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--checkpoint", default=None, help="weights folder (default: the shipped rohm/weights)")
     bench.add_argument("--report-only", action="store_true", help="rebuild results.json/md/plots from finished clips")
+    bench.add_argument("--rerun", default=None,
+                       help="comma-separated methods whose finished clips are discarded and run again (after a change)")
     bench.add_argument("--out", required=True, help="output folder (resumable)")
     bench.set_defaults(func=_cmd_benchmark)
 

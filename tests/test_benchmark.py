@@ -59,6 +59,14 @@ def test_benchmark_runs_resumes_and_reports(built_dataset: Path, tmp_path: Path)
     assert (out / "occl_k3.png").stat().st_size > 5000
     report = json.loads((out / "results.json").read_text())
     assert report["machine"]["cpu_count"] >= 1 and report["plan"]["occl-k3"]["rohm"] == 2
+    # --rerun: a changed method's rows are dropped and run again; the others stay as they were.
+    third = run_benchmark(built_dataset, out, split="all", protocols=["occl-k3"], methods=["input", "classical", "rohm"],
+                          max_clips=2, rerun=["classical"])
+    rows = [json.loads(x) for x in (out / "clips" / "occl-k3.jsonl").read_text().splitlines()]
+    assert sum("classical" in r["methods"] for r in rows) == 2 and set(rows[-1]["methods"]) == {"classical"}
+    assert sum("rohm" in r["methods"] for r in rows) == 2
+    for key in ("gmpjpe.all", "accel", "clips", "frames"):  # deterministic: the same numbers again
+        assert third["results"]["occl-k3"]["classical"][key] == second["results"]["occl-k3"]["classical"][key]
 
 
 def test_plan_keeps_slow_methods_to_their_protocols() -> None:

@@ -1,10 +1,12 @@
-"""The `rohm` command line: corrupt + evaluate on a built real clip, and bad input -> one line, exit 2."""
+"""The `rohm` command line: corrupt + evaluate on a built real clip, bad input -> one line, exit 2, and --threads."""
 
 import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -75,3 +77,65 @@ def test_evaluate_frame_mismatch(tmp_path: Path, built_dataset: Path) -> None:
     assert a.num_frames != b.num_frames
     proc = _run(["evaluate", str(clips[0]), "--gt", str(clips[1])])
     assert proc.returncode == 2 and "frame" in proc.stderr
+
+
+@pytest.fixture
+def restore_torch_threads() -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.usefixtures("restore_torch_threads")
+def test_threads_option_is_set_before_the_work(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    import rohm.video.pipeline
+    from rohm.demo import CLIPS_DIR
+    from rohm.inference import Reconstructor
+    from rohm.io.motion_file import Motion, save_motion
+
+    seen: dict[str, int] = {}
+    reconstruct = Reconstructor.reconstruct
+
+    def counting_reconstruct(self: Reconstructor, *args: Any, **kwargs: Any) -> Motion:
+        seen["reconstruct"] = torch.get_num_threads()
+        return reconstruct(self, *args, **kwargs)
+
+    def fake_run_video(video: Any, out: Any, options: Any) -> dict[str, Any]:
+        seen["video"] = torch.get_num_threads()
+        return {"outputs": [], "frames": 1, "fps": 30.0, "detection_rate": 1.0, "timings_s": {},
+                "camera": {"moving": False, "height_m": 1.5}, "pipeline_fps": 1.0, "pipeline_with_startup_fps": 1.0}
+
+    monkeypatch.setattr(Reconstructor, "reconstruct", counting_reconstruct)
+    monkeypatch.setattr(rohm.video.pipeline, "run_video", fake_run_video)
+    clip = load_motion(CLIPS_DIR / "walk-turn-left_normal_020.npz")
+    short = tmp_path / "short.npz"
+    save_motion(Motion(joints=clip.joints[:20], fps=clip.fps), short)
+    threads = 1 if torch.get_num_threads() != 1 else 2  # differs from the current setting
+    out = tmp_path / "out.npz"
+    assert main(["reconstruct", str(short), "--out", str(out), "--iterations", "1", "--steps", "2",
+                 "--threads", str(threads)]) == 0
+    assert out.exists() and seen["reconstruct"] == threads
+    torch.set_num_threads(3)
+    assert main(["video", str(tmp_path / "clip.mp4"), "--out", str(tmp_path / "run"), "--threads", str(threads)]) == 0
+    assert seen["video"] == threads
+
+
+@pytest.mark.parametrize("command", ["reconstruct", "video"])
+@pytest.mark.parametrize("value", ["0", "-2"])
+def test_threads_below_one_is_one_line_exit_2(command: str, value: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture) -> None:
+    from rohm.demo import CLIPS_DIR
+
+    inp = CLIPS_DIR / "walk-turn-left_normal_020.npz" if command == "reconstruct" else tmp_path / "clip.mp4"
+    out = tmp_path / "out"
+    assert main([command, str(inp), "--out", str(out), "--threads", value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0] == f"rohm: error: --threads must be >= 1, got {value}", err
+    assert not out.exists()
+    proc = _run([command, str(inp), "--out", str(out), "--threads", value])
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == err

@@ -19,7 +19,7 @@ from rohm.demo import CLIPS_DIR
 from rohm.errors import RohmError
 from rohm.evaluation.metrics import evaluate
 from rohm.inference import Reconstructor, Settings
-from rohm.inference.guidance import DEFAULT_EXTRINSICS, Keypoints2D, PoseGuidance, camera_maps, project
+from rohm.inference.guidance import DEFAULT_EXTRINSICS, Keypoints2D, PoseGuidance, camera_maps, frame_extrinsics, project
 from rohm.inference.resample import resample_motion
 from rohm.inference.windows import window_starts
 from rohm.io.bvh import read_bvh
@@ -101,8 +101,9 @@ def test_reprojection_guidance_is_zero_on_the_truth(rec: Reconstructor) -> None:
     intrinsics = np.array([[1000.0, 0, 640], [0, 1000.0, 360], [0, 0, 1]])
     cam = gt.joints[:rec.window] @ extrinsics[:3, :3].T + extrinsics[:3, 3]
     guide_joints = PoseGuidance(rec.normalizer, traj, rest, 0.0).joints(pose)[0].double()
-    rot, off = camera_maps(frames, extrinsics)
-    assert np.allclose(guide_joints.numpy() @ rot[0].T + off[0], cam, atol=0.02)  # canonical -> camera matches world -> camera
+    rot, off = camera_maps(frames, frame_extrinsics(extrinsics, rec.window)[None])  # (1, L, 3, 3), (1, L, 3)
+    canon_to_cam = np.einsum("lij,lkj->lki", rot[0], guide_joints.numpy()) + off[0][:, None]
+    assert np.allclose(canon_to_cam, cam, atol=0.02)  # canonical -> camera matches world -> camera
     pixels = project(torch.as_tensor(cam), torch.as_tensor(intrinsics)).float()
     f32 = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     kp = Keypoints2D(pixels[None], torch.ones(1, rec.window, 22), f32(intrinsics), f32(rot), f32(off))

@@ -210,33 +210,55 @@ def test_depth_places_the_body_and_finds_occluded_joints() -> None:
 
 
 # ----- per-frame camera guidance --------------------------------------------------------------
-def test_per_frame_camera_guidance_agrees_with_rohms_for_a_static_camera() -> None:
+@pytest.mark.parametrize("moving", [False, True])
+def test_the_pipeline_hands_rohm_each_frames_camera_and_keeps_the_output_contract(moving: bool) -> None:
+    import dataclasses
+
     import torch
 
-    from rohm.inference.guidance import camera_maps
-    from rohm.io.motion_file import Motion
+    from rohm.inference import Reconstructor
     from rohm.representation.canonical import CanonicalFrame
-    from rohm.video.reconstruct import MovingCameraReconstructor
+    from rohm.video.decode import Span
+    from rohm.video.ground import Ground
+    from rohm.video.pipeline import Lifted, input_motion, output_motion
 
-    rec = MovingCameraReconstructor.__new__(MovingCameraReconstructor)  # no weights needed for the maps
-    rec.device = torch.device("cpu")
+    joints, soles = _walk(seconds=1.0)
+    n = len(joints)
     k = intrinsics_from_fov(60.0, (1280, 720))
-    ext = _camera(np.array([1.0, 1.6, 5.0]), np.array([0.0, 0.9, 0.0]))
+    path = np.stack([np.linspace(0.0, 1.2 if moving else 0.0, n), np.zeros(n), np.zeros(n)], axis=1)
+    ground = Ground(rotation=_camera(np.array([0.0, 1.5, 4.0]), np.array([0.0, 0.9, 0.0]))[:3, :3].T,
+                    origin=np.array([0.1, 1.2, 4.5]), camera_path=path, moving=moving)
+    cams = ground.extrinsics()
+    cam_joints = _to_camera(joints, cams)  # what the detector saw, frame by frame
+    pixels = cam_joints[..., :2] / cam_joints[..., 2:] @ k[:2, :2].T + k[:2, 2]
+    lifted = Lifted(cam_joints, _to_camera(soles, cams), pixels, np.full((n, NUM_JOINTS), 0.9), None)
+    detected = np.ones(n, dtype=bool)
+    motion = input_motion(lifted, ground, detected, k, FPS)
+    assert motion.extras["extrinsics"].shape == (n, 4, 4) and "camera_extrinsics" not in motion.extras
+    np.testing.assert_allclose(motion.joints, joints, atol=1e-9)
+
+    # rohm's 2D guidance sees the detections where the world joints project through each frame's camera.
+    rec = Reconstructor.__new__(Reconstructor)  # no weights needed for the 2D evidence
+    rec.device = torch.device("cpu")
     frames = [CanonicalFrame(0.4, np.array([0.3, 0.0, -0.5])), CanonicalFrame(-2.0, np.array([-1.0, 0.0, 0.2]))]
-    idx = np.arange(20).reshape(2, 10)
-    rot, off = camera_maps(frames, ext)
-    canonical = np.random.default_rng(4).normal(scale=0.4, size=(2, 10, NUM_JOINTS, 3)) + (0.0, 0.9, 0.0)
-    cam = np.einsum("bij,blkj->blki", rot, canonical) + off[:, None, None]
-    pixels = (cam[..., :2] / cam[..., 2:] @ k[:2, :2].T + k[:2, 2]).reshape(20, NUM_JOINTS, 2)
-    motion = Motion(joints=np.zeros((20, NUM_JOINTS, 3)), fps=FPS, keypoints_2d=pixels,
-                    keypoints_2d_conf=np.full((20, NUM_JOINTS), 0.9), intrinsics=k,
-                    extras={"camera_extrinsics": np.tile(ext, (20, 1, 1))})
+    idx = np.stack([np.arange(10), np.arange(10, 20)])
     kp = rec._keypoints(motion, idx, frames)
-    np.testing.assert_allclose(kp.rotation.numpy(), np.broadcast_to(rot[:, None], (2, 10, 3, 3)), atol=1e-6)
-    np.testing.assert_allclose(kp.offset.numpy(), np.broadcast_to(off[:, None], (2, 10, 3)), atol=1e-5)
-    joints = torch.as_tensor(canonical)
-    assert kp.objective(joints).item() < 1e-8  # joints that project onto the keypoints
-    assert kp.objective(joints + torch.tensor([0.05, 0.0, 0.0], dtype=torch.float64)).item() > 1e-3
+    assert kp.rotation.shape == (2, 10, 3, 3) and kp.offset.shape == (2, 10, 3)
+    canonical = torch.as_tensor(np.stack([f.apply_points(joints[i]) for f, i in zip(frames, idx)]))
+    assert kp.objective(canonical).item() < 1e-8
+    assert kp.objective(canonical + torch.tensor([0.05, 0.0, 0.0], dtype=torch.float64)).item() > 1e-4
+
+    # motion.npz keeps its camera fields: every frame's camera, the one pose only for a static camera.
+    result = dataclasses.replace(motion, extras=dict(motion.extras))  # what reconstruct returns: the input's extras
+    out = output_motion(result, ground, lifted, detected, Span(0, n))
+    assert out.extras["camera_extrinsics"].shape == (n, 4, 4)
+    np.testing.assert_allclose(out.extras["camera_extrinsics"], cams)
+    if moving:
+        assert "extrinsics" not in out.extras and out.keypoints_2d is None
+        assert out.extras["detected_keypoints_2d"].shape == (n, NUM_JOINTS, 2)
+    else:
+        np.testing.assert_allclose(out.extras["extrinsics"], cams[0])
+        assert out.keypoints_2d is not None
 
 
 # ----- end to end and bad inputs --------------------------------------------------------------

@@ -52,11 +52,12 @@ SWEEP = tuple(f"occl-k{k}" for k in range(1, 8))
 DEFAULT_PROTOCOLS = tuple(dict.fromkeys(MAIN_PROTOCOLS + SWEEP))
 
 METHODS = ("input", "classical", "optim", "mdm++", "rohm", "rohm-paper", "rohm-no-trajcontrol", "rohm-k1",
-           "rohm-no-guidance", "rohm-no-skate")
+           "rohm-no-guidance", "rohm-no-skate", "rohm-no-footlock")
 # Where each method runs by default: ablations and the slow paper setting only on the main protocols.
 METHOD_PROTOCOLS: dict[str, tuple[str, ...]] = {
     "optim": MAIN_PROTOCOLS, "rohm-paper": ("occl-k3",), "rohm-no-trajcontrol": ("occl-k3", "cam-k3"),
     "rohm-k1": ("occl-k3", "cam-k3"), "rohm-no-guidance": ("occl-k3", "cam-k3"), "rohm-no-skate": ("occl-k3", "cam-k3"),
+    "rohm-no-footlock": ("occl-k3", "occ10-k3", "cam-k3"),
 }
 PAPER_CLIPS = 12  # rohm-paper costs ~25-60 s per clip on 2 cores: an evenly spread subset of the clips
 
@@ -101,7 +102,7 @@ def build_method(name: str, weights: str | Path | None = None) -> Method:
         return lambda m: mdm.reconstruct(m, Settings())
     variants = {"rohm": Settings(), "rohm-paper": Settings.paper(), "rohm-no-trajcontrol": Settings(trajcontrol=False),
                 "rohm-k1": Settings(iterations=1), "rohm-no-guidance": Settings(guidance=False),
-                "rohm-no-skate": Settings(skate_weight=0.0)}
+                "rohm-no-skate": Settings(skate_weight=0.0), "rohm-no-footlock": Settings(foot_lock=False)}
     if name not in variants:
         raise RohmError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
     rec, settings = Reconstructor.from_pretrained(weights), variants[name]
@@ -152,6 +153,18 @@ def _done(jsonl: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
+def forget(jsonl: Path, methods: Sequence[str]) -> None:
+    """Drop the finished rows of `methods` from a protocol file (rewritten atomically), so they run again."""
+    if not methods or not jsonl.exists():
+        return
+    kept = []
+    for row in _done(jsonl).values():
+        row["methods"] = {m: v for m, v in row["methods"].items() if m not in methods}
+        if row["methods"]:
+            kept.append(json.dumps(row) + "\n")
+    write_text_atomic(jsonl, "".join(kept))
+
+
 def plan(protocols: Sequence[str], methods: Sequence[str], clips: Sequence[Path],
          all_pairs: bool = False) -> dict[str, dict[str, list[int]]]:
     """protocol -> method -> clip indices to run: METHOD_PROTOCOLS and PAPER_CLIPS unless `all_pairs`."""
@@ -170,12 +183,14 @@ def plan(protocols: Sequence[str], methods: Sequence[str], clips: Sequence[Path]
 
 def run_benchmark(data: str | Path, out: str | Path, split: str = "test", protocols: Sequence[str] = DEFAULT_PROTOCOLS,
                   methods: Sequence[str] = METHODS, max_clips: int | None = None, workers: int = 1, seed: int = 0,
-                  weights: str | Path | None = None, report_only: bool = False, all_pairs: bool = False) -> dict[str, Any]:
-    """Run (or resume) the benchmark and write results.json, results.md and plots into `out`."""
+                  weights: str | Path | None = None, report_only: bool = False, all_pairs: bool = False,
+                  rerun: Sequence[str] = ()) -> dict[str, Any]:
+    """Run (or resume) the benchmark and write results.json, results.md and plots into `out`;
+    finished rows of the `rerun` methods are discarded first (after a change to a method)."""
     for p in protocols:
         if p not in PROTOCOLS:
             raise RohmError(f"unknown protocol {p!r}; choose from {', '.join(PROTOCOLS)}")
-    for m in methods:
+    for m in (*methods, *rerun):
         if m not in METHODS:
             raise RohmError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
     splits = ("train", "val", "test") if split == "all" else (split,)
@@ -186,6 +201,8 @@ def run_benchmark(data: str | Path, out: str | Path, split: str = "test", protoc
     (out / "clips").mkdir(parents=True, exist_ok=True)
     todo = plan(protocols, methods, clips, all_pairs)
     if not report_only:
+        for p in protocols:
+            forget(out / "clips" / f"{p}.jsonl", rerun)
         threads = max(1, (os.cpu_count() or 1) // max(1, workers))
         init = (threads, None if weights is None else str(weights))
         # Workers are spawned, not forked: forking a process that has started torch's threads can hang.

@@ -11,7 +11,9 @@ PoseNet sampling is score-guided (Eq. 12-14, `rohm.inference.guidance`).
 Any length: the motion is cut into overlapping windows, each in its own canonical frame;
 windows are denoised a batch at a time (memory stays flat with length), mapped back to
 one world frame and cross-faded, so the output has exactly the input's frames and no seams.
-Inputs at another frame rate are resampled to the models' rate and back.
+Inputs at another frame rate are resampled to the models' rate and back. The camera of the 2D
+evidence (extras['extrinsics'], world -> camera) is one (4, 4) for the clip or one per frame
+(N, 4, 4, e.g. a moving camera); per-frame cameras are resampled with the motion.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from rohm.diffusion.sampler import GuidanceFn
 from rohm.errors import RohmError
 from rohm.data.retarget import retarget
 from rohm.inference.anchoring import anchor_joints, drift_correction
-from rohm.inference.guidance import CONFIDENCE_THRESHOLD, DEFAULT_EXTRINSICS, Keypoints2D, PoseGuidance, camera_maps
+from rohm.inference.foot_lock import MAX_DROP, lock_feet
+from rohm.inference.guidance import CONFIDENCE_THRESHOLD, Keypoints2D, PoseGuidance, camera_maps, frame_extrinsics
 from rohm.inference.prepare import Prepared, prepare
 from rohm.inference.pretrained import DEFAULT_WEIGHTS, load_network, read_manifest
 from rohm.inference.resample import resample_motion
@@ -70,6 +73,8 @@ class Settings:
     guidance_clip: float | None = 10.0  # bound on each guidance update, in posterior std (None: unbounded)
     drift_sigma: float | None = 15.0  # frames; low-pass pelvis correction towards the input (None: off)
     joint_sigma: float | None = 8.0  # frames; low-pass per-joint anchoring to observed joints + IK (None: off)
+    foot_lock: bool = True  # pin feet during their contact spans + IK (rohm.inference.foot_lock)
+    foot_drop: float = 0.0  # metres the body may be lowered so a leg reaches its pinned foot (video: 0.08)
     samples: int = 1
     batch_windows: int = 32  # windows (x samples) denoised together; bounds memory
 
@@ -88,6 +93,8 @@ class Settings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise RohmError(f"{name} must be >= 1, got {value}")
+        if not 0.0 <= self.foot_drop <= MAX_DROP:
+            raise RohmError(f"foot_drop must be between 0 and {MAX_DROP} m, got {self.foot_drop}")
         if self.method not in ("ddim", "ddpm"):
             raise RohmError(f"method must be ddim or ddpm, got {self.method!r}")
 
@@ -104,6 +111,7 @@ def check_motion(motion: Motion) -> None:
     if motion.keypoints_2d is not None and motion.keypoints_2d.shape[1] != NUM_JOINTS:
         raise RohmError(f"keypoints_2d has {motion.keypoints_2d.shape[1]} points per frame; "
                         f"2D guidance needs the {NUM_JOINTS} body joints in rohm's order")
+    frame_extrinsics(motion.extras.get("extrinsics"), motion.num_frames)  # (4, 4) or one per frame
 
 
 def with_confidence_mask(motion: Motion) -> Motion:
@@ -180,7 +188,7 @@ class Reconstructor:
         points = np.asarray(motion.keypoints_2d, dtype=np.float64)[idx]
         conf = np.ones(points.shape[:-1]) if motion.keypoints_2d_conf is None else np.asarray(motion.keypoints_2d_conf)[idx]
         missing = np.isnan(points).any(-1) | np.isnan(conf)
-        extrinsics = np.asarray(motion.extras.get("extrinsics", DEFAULT_EXTRINSICS), dtype=np.float64)
+        extrinsics = frame_extrinsics(motion.extras.get("extrinsics"), motion.num_frames)[idx]  # (B, L, 4, 4)
         rot, off = camera_maps(frames, extrinsics)
         f32 = lambda a: torch.as_tensor(a, dtype=torch.float32, device=self.device)  # noqa: E731
         return Keypoints2D(f32(np.where(missing[..., None], 0.0, points)), f32(np.where(missing, 0.0, conf)),
@@ -270,6 +278,9 @@ class Reconstructor:
         if settings.joint_sigma is not None:
             out = self._anchor(out, work, settings.joint_sigma)
         out = resample_motion(out, motion.fps, motion.num_frames)
+        if settings.foot_lock:
+            rest = self.body.rest_joints(torch.as_tensor(out.betas, dtype=torch.float64)[None])[0]
+            out = lock_feet(out, rest, settings.foot_drop)
         extras = dict(motion.extras)
         extras.update({f"settings_{k}": np.asarray(-1 if v is None else v) for k, v in asdict(settings).items()})
         if motion.joint_mask is not None or np.isnan(motion.joints).any():

@@ -3,6 +3,9 @@
 Positions are interpolated linearly, rotations by slerp; a frame of the new rate is
 observed only where both source frames around it are (masks never invent evidence).
 Joint rotations may hold NaN (hidden joints): they stay NaN, as the input said.
+The 2D evidence moves with the frames: keypoints linearly, confidences as the lower of the
+two source frames, and per-frame camera extrinsics (extras['extrinsics'], (N, 4, 4)) with the
+camera's orientation by slerp and its position linearly (one (4, 4) camera is kept as is).
 """
 
 from __future__ import annotations
@@ -48,6 +51,28 @@ def slerp_rotvec(rotvec: np.ndarray, times: np.ndarray) -> np.ndarray:
     return roma.unitquat_to_rotvec(out).numpy()
 
 
+def slerp_rotmat(rotmat: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Slerp of rotation matrices (N, ..., 3, 3) at fractional frame positions (geodesic, exact)."""
+    lo, hi, w = _split(times, len(rotmat))
+    r = torch.as_tensor(rotmat, dtype=torch.float64)
+    r0, r1 = r[lo], r[hi]
+    delta = roma.rotmat_to_rotvec(r0.transpose(-1, -2) @ r1)  # (T, ..., 3): from r0 to r1, in r0's frame
+    steps = torch.as_tensor(w, dtype=torch.float64).reshape(-1, *([1] * (delta.dim() - 1)))
+    return (r0 @ roma.rotvec_to_rotmat(steps * delta)).numpy()
+
+
+def resample_extrinsics(extrinsics: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Per-frame world -> camera extrinsics (N, 4, 4) at fractional frame positions: the camera's
+    orientation by slerp, its centre in the world linearly (exact for a camera that pans at a
+    constant rate while it moves at a constant velocity)."""
+    rot = extrinsics[:, :3, :3]
+    centre = -np.einsum("nji,nj->ni", rot, extrinsics[:, :3, 3])  # -R^T t
+    out = np.tile(np.eye(4), (len(times), 1, 1))
+    out[:, :3, :3] = slerp_rotmat(rot, times)
+    out[:, :3, 3] = -np.einsum("nij,nj->ni", out[:, :3, :3], interpolate(centre, times))
+    return out
+
+
 def resample_motion(motion: Motion, fps: float, num_frames: int | None = None) -> Motion:
     """The motion at `fps`, first frame kept: the same duration, or `num_frames` frames."""
     if abs(motion.fps - fps) < 1e-6 and num_frames in (None, motion.num_frames):
@@ -64,10 +89,14 @@ def resample_motion(motion: Motion, fps: float, num_frames: int | None = None) -
                   "root_orient": slerp_rotvec(motion.root_orient, times),
                   "pose_body": slerp_rotvec(motion.pose_body.reshape(n, -1, 3), times).reshape(len(times), -1)}
     contacts = None if motion.contacts is None else interpolate(motion.contacts, times)
+    extras = motion.extras
+    cameras = extras.get("extrinsics")
+    if cameras is not None and np.shape(cameras) == (motion.num_frames, 4, 4):  # one camera per frame
+        extras = {**extras, "extrinsics": resample_extrinsics(np.asarray(cameras, dtype=np.float64), times)}
     keypoints = conf = None
     if motion.keypoints_2d is not None:
         keypoints = interpolate(motion.keypoints_2d, times)
         if motion.keypoints_2d_conf is not None:
             conf = np.minimum(motion.keypoints_2d_conf[lo], motion.keypoints_2d_conf[hi])
     return dataclasses.replace(motion, joints=joints, fps=float(fps), joint_mask=mask, contacts=contacts,
-                               keypoints_2d=keypoints, keypoints_2d_conf=conf, **params)
+                               keypoints_2d=keypoints, keypoints_2d_conf=conf, extras=extras, **params)

@@ -10,6 +10,8 @@ from rohm.video.camera import CAMERA_MODES, DEFAULT_FOV_DEG
 
 def add_video_parser(sub: argparse._SubParsersAction) -> None:
     """Register `rohm video`."""
+    from rohm.cli import add_threads_flag
+
     video = sub.add_parser(
         "video", help="reconstruct the person in an RGB(-D) video (needs the `video` extra: pip install \"rohm[video]\")",
         description="Detect the person in every frame (MediaPipe), lift to a gravity-aligned world with the floor "
@@ -32,12 +34,15 @@ def add_video_parser(sub: argparse._SubParsersAction) -> None:
     video.add_argument("--render", action=argparse.BooleanOptionalAction, default=True,
                        help="write overlay.mp4 and render.mp4 (default: yes)")
     video.add_argument("--checkpoint", type=Path, default=None, help="weights folder (default: the shipped rohm/weights)")
+    add_threads_flag(video)
     video.set_defaults(func=_cmd_video)
 
 
 def _cmd_video(args: argparse.Namespace) -> int:
+    from rohm.cli import set_threads
     from rohm.video.pipeline import VideoOptions, run_video
 
+    set_threads(args.threads)
     options = VideoOptions(fov=args.fov, intrinsics=args.intrinsics, depth=args.depth, start=args.start,
                            end=args.end, render=args.render, camera=args.camera, checkpoint=args.checkpoint)
     summary = run_video(args.video, args.out, options)

@@ -156,26 +156,26 @@ def lift(det: Detections, intrinsics: np.ndarray, depth: DepthFrames | None, fir
 
 
 def input_motion(lifted: Lifted, ground: Ground, detected: np.ndarray, intrinsics: np.ndarray, fps: float) -> Motion:
-    """The motion contract for rohm: world joints and masks, the 2D evidence, the camera of every
-    frame (extras['camera_extrinsics']) and, when the camera is static, its one pose
-    (extras['extrinsics'], what `rohm reconstruct` reads)."""
+    """The motion contract for rohm: world joints and masks, the 2D evidence and the camera of
+    every frame (extras['extrinsics'], (N, 4, 4) world -> camera), which rohm's 2D guidance
+    projects through frame by frame."""
     mask = (lifted.confidence >= VISIBLE) & detected[:, None]
-    extrinsics = ground.extrinsics()
-    motion = Motion(joints=ground.to_world(lifted.joints), fps=fps, joint_mask=mask, intrinsics=intrinsics,
-                    keypoints_2d=lifted.keypoints, keypoints_2d_conf=lifted.confidence,
-                    extras={"camera_extrinsics": extrinsics})
-    if not ground.moving:
-        motion.extras["extrinsics"] = extrinsics[0]
-    return motion
+    return Motion(joints=ground.to_world(lifted.joints), fps=fps, joint_mask=mask, intrinsics=intrinsics,
+                  keypoints_2d=lifted.keypoints, keypoints_2d_conf=lifted.confidence,
+                  extras={"extrinsics": ground.extrinsics()})
 
 
 def output_motion(result: Motion, ground: Ground, lifted: Lifted, detected: np.ndarray, span: Span) -> Motion:
     """The reconstruction with what the video told: frames detected, input joints, video frame
-    numbers, depth occlusions. With a moving camera the 2D keypoints move to
-    extras['detected_keypoints_2d*']: with no single camera pose, `rohm reconstruct` must not
-    read them."""
+    numbers, depth occlusions, the camera of every frame (extras['camera_extrinsics']) and, when
+    the camera is static, its one pose (extras['extrinsics']). With a moving camera the 2D
+    keypoints move to extras['detected_keypoints_2d*'] and there is no extras['extrinsics']."""
+    cameras = ground.extrinsics()
+    result.extras.pop("extrinsics", None)
     result.extras.update(detected=detected, video_frames=np.arange(span.start, span.stop),
-                         input_joints=ground.to_world(lifted.joints))
+                         input_joints=ground.to_world(lifted.joints), camera_extrinsics=cameras)
+    if not ground.moving:
+        result.extras["extrinsics"] = cameras[0]
     if lifted.occluded is not None:
         result.extras["depth_occluded"] = lifted.occluded
     if ground.moving:
@@ -221,12 +221,12 @@ def run_video(video: str | Path, out: str | Path, options: VideoOptions | None =
 
 def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str, depth: DepthFrames | None,
          options: VideoOptions, folder: Path, timings: Timings, progress: bool) -> dict[str, Any]:
-    from rohm.inference import Settings
+    from rohm.inference import Reconstructor, Settings
+    from rohm.inference.foot_lock import MAX_DROP  # a monocular pelvis height is this uncertain
     from rohm.io.export import export_bvh
     from rohm.io.motion_file import save_motion
     from rohm.visualisation import render_video
     from rohm.video.overlay import OverlayData, write_overlay
-    from rohm.video.reconstruct import MovingCameraReconstructor
 
     det = detect_video(info, span, timings, progress)
     n = len(det.detected)
@@ -242,10 +242,10 @@ def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str
     with timings.stage("ground"):
         ground = estimate_ground(lifted.joints, lifted.soles, info.fps, options.camera)
     with timings.stage("model_load"):
-        reconstructor = MovingCameraReconstructor.from_pretrained(options.checkpoint)
+        reconstructor = Reconstructor.from_pretrained(options.checkpoint)
     with timings.stage("reconstruct"):
         result = reconstructor.reconstruct(input_motion(lifted, ground, det.detected, intrinsics, info.fps),
-                                           Settings(), progress=progress)
+                                           Settings(foot_drop=MAX_DROP), progress=progress)
     result = output_motion(result, ground, lifted, det.detected, span)
     extrinsics = ground.extrinsics()
     with timings.stage("save"):
