@@ -27,7 +27,7 @@ def test_pin_is_constant_in_the_span_and_fades_out() -> None:
     positions = np.stack([np.arange(30) * 0.01, np.zeros(30), np.zeros(30)], axis=1)
     labels = np.zeros(30, bool)
     labels[10:16] = True
-    shift, weight = pin_displacement(positions, labels)
+    shift, weight = pin_displacement(positions, labels, 1.0)
     pinned = positions + shift
     assert np.allclose(pinned[10:16], pinned[10])  # no motion inside the span
     assert np.all(weight[10:16] == 1.0)
@@ -36,6 +36,15 @@ def test_pin_is_constant_in_the_span_and_fades_out() -> None:
     speed = np.diff(pinned[:, 0])
     assert np.abs(speed).max() < 0.025  # at most 2.5x the original speed while the pin fades
     assert np.abs(np.diff(speed)).max() < 0.01  # and no velocity jump
+
+
+def test_a_span_needing_more_than_max_shift_is_left_alone() -> None:
+    positions = np.stack([np.arange(30) * 0.01, np.zeros(30), np.zeros(30)], axis=1)
+    labels = np.zeros(30, bool)
+    labels[10:16] = True  # the joint travels 5 cm in the span: 2.5 cm from its mean at the ends
+    shift, weight = pin_displacement(positions, labels, 0.02)
+    assert not shift.any() and not weight.any()
+    assert pin_displacement(positions, labels, 0.03)[1].max() == 1.0
 
 
 def test_place_knee_keeps_bone_lengths_and_bend_plane() -> None:

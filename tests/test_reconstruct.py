@@ -272,6 +272,21 @@ def test_drift_correction_follows_slow_offsets_not_noise() -> None:
     assert np.allclose(drift_correction(drifted, noisy_input, far, 15.0)[200:], 0.0)  # no evidence, no correction
 
 
+def test_drift_correction_keeps_a_long_gap_on_the_line_between_its_ends() -> None:
+    from rohm.inference.anchoring import drift_correction
+
+    n = 300
+    truth = np.stack([np.linspace(0, 10, n), np.full(n, 0.9), np.zeros(n)], axis=1)  # a straight walk
+    observed = np.ones(n, dtype=bool)
+    observed[60:240] = False  # 6 s unseen: longer than any window
+    wander = truth.copy()
+    wander[60:240, 2] += np.sin(np.linspace(0, np.pi, 180)) * 2.0  # the networks' path strays 2 m
+    off = np.linalg.norm(wander + drift_correction(wander, truth, observed, 15.0) - truth, axis=-1)
+    on = np.linalg.norm(wander + drift_correction(wander, truth, observed, 15.0, gap_weight=0.05) - truth, axis=-1)
+    assert off[150] > 1.9 and on[150] < 0.1  # without gap weight the middle of the gap stays where it strayed
+    assert on[:50].max() < 0.01 and on[250:].max() < 0.01 and on[:20].max() < 1e-4  # observed frames stay put
+
+
 def test_low_2d_confidence_masks_the_joint_in_3d(rec: Reconstructor) -> None:
     from rohm.inference.reconstructor import with_confidence_mask
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from rohm.cli import main
 from rohm.io.motion_file import load_motion
-from rohm.skeleton import JOINT_INDEX, NUM_JOINTS
+from rohm.skeleton import FOOT_JOINTS, JOINT_INDEX, NUM_JOINTS
 from rohm.video.camera import intrinsics_from_fov, solve_translation
 from rohm.video.depth import SURFACE_TO_JOINT, occluded, place_with_depth, sample_depth
 from rohm.video.ground import estimate_ground
@@ -293,6 +293,11 @@ def test_example_cut_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -
     assert motion.extras["camera_extrinsics"].shape == (45, 4, 4)
     feet = motion.joints[:, [J["left_ankle"], J["right_ankle"], J["left_foot"], J["right_foot"]], 1]
     assert -0.05 < np.percentile(feet.min(axis=1), 10) < 0.15  # feet on the floor at y = 0
+    stance = motion.contacts > 0.5
+    step = np.linalg.norm(np.diff(motion.joints[:, list(FOOT_JOINTS)][..., [0, 2]], axis=0), axis=-1) * motion.fps
+    held = stance[1:] & stance[:-1]
+    assert held.sum() > 10  # the runner's stances are found...
+    assert np.median(step[held]) < 0.01 and step[held].mean() < 0.15  # ...and the feet stay put (unlocked: ~0.5 m/s)
     for video in ("overlay.mp4", "render.mp4"):
         reader = imageio_ffmpeg.read_frames(str(out / video))
         next(reader)

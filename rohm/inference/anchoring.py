@@ -4,7 +4,9 @@ The networks see each window in its own canonical frame and can leave a slowly v
 offset between the reconstructed and the observed pelvis. The offset, measured on frames
 where the pelvis is observed, is low-pass filtered (a Gaussian over time, normalised over
 observed frames, so gaps are bridged and fade to no correction far from any observation)
-and added back to the whole body. Filtering keeps the input's frame-to-frame noise out:
+and added back to the whole body. Inside a long full-body gap, where a network window has no
+evidence at all, the straight line between the observations around the gap counts as a weak
+observation (`gap_weight`), so the path cannot wander off. Filtering keeps the input's frame-to-frame noise out:
 only the part of the disagreement that persists over many frames is corrected.
 
 The same filter, per joint and on a shorter time scale, pulls every observed joint towards its
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
+
+from rohm.inference.prepare import fill_in_time
 
 MIN_SUPPORT = 0.05  # below this share of observed frames under the kernel the correction fades out
 
@@ -30,12 +34,19 @@ def anchor_joints(output: np.ndarray, observed_joints: np.ndarray, observed: np.
 
 
 def drift_correction(output_pelvis: np.ndarray, input_pelvis: np.ndarray, observed: np.ndarray,
-                     sigma: float) -> np.ndarray:
+                     sigma: float, gap_weight: float = 0.0) -> np.ndarray:
     """(N, 3) translation to add to the output so its pelvis follows the observed one at time scales
-    above `sigma` frames; zero where the pelvis was never observed nearby."""
-    offset = np.where(observed[:, None], input_pelvis - output_pelvis, 0.0)
-    weight = observed.astype(np.float64)
+    above `sigma` frames. Unobserved frames count with `gap_weight` towards the straight line
+    between the observations around them (so deep inside a long gap the output follows that line
+    at low frequency, while the networks still give the gait); with gap_weight 0 the correction
+    fades to zero far from any observation."""
+    if gap_weight > 0 and observed.any():
+        target = fill_in_time(np.where(observed[:, None], input_pelvis, np.nan), observed)
+        weight = np.where(observed, 1.0, gap_weight)
+    else:
+        target, weight = input_pelvis, observed.astype(np.float64)
+    offset = np.where(weight[:, None] > 0, target - output_pelvis, 0.0) * weight[:, None]
     num = gaussian_filter1d(offset, sigma, axis=0, mode="nearest")
     den = gaussian_filter1d(weight, sigma, mode="nearest")[:, None]
-    fade = np.clip(den / MIN_SUPPORT, 0.0, 1.0)
+    fade = np.clip(den / MIN_SUPPORT, 0.0, 1.0) if gap_weight <= 0 else 1.0
     return np.where(den > 0, num / np.maximum(den, 1e-12), 0.0) * fade

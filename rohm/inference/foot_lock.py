@@ -59,15 +59,19 @@ def contact_spans(labels: np.ndarray) -> list[tuple[int, int]]:
     return [(a, b) for a, b in _runs(closed) if b - a >= MIN_SPAN]
 
 
-def pin_displacement(positions: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pin_displacement(positions: np.ndarray, labels: np.ndarray, max_shift: float) -> tuple[np.ndarray, np.ndarray]:
     """(N, 3) displacement that pins a joint's (N, 3) positions during its contact spans, with
     smooth fades over BLEND frames around each span (the strongest pin wins where fades meet),
-    and the (N,) pin weight (1 in a span, 0 far from any)."""
+    and the (N,) pin weight (1 in a span, 0 far from any). A span whose joint strays more than
+    `max_shift` metres from its pinned place is left alone: a wrong label, or a body path (say,
+    monocular depth noise) that pinning would only turn into bent legs."""
     n = len(positions)
     best, shift = np.zeros(n), np.zeros((n, 3))
     frames = np.arange(n)
     for a, b in contact_spans(labels):
         target = positions[a:b].mean(axis=0)
+        if np.linalg.norm(positions[a:b] - target, axis=-1).max() > max_shift:
+            continue
         before = np.clip((frames - (a - BLEND - 1)) / (BLEND + 1), 0.0, 1.0)
         after = np.clip(((b + BLEND) - frames) / (BLEND + 1), 0.0, 1.0)
         ramp = np.minimum(before, after)
@@ -115,9 +119,10 @@ def pelvis_drop(joints: np.ndarray, legs: list[tuple[int, np.ndarray, float]], m
     return gaussian_filter1d(maximum_filter1d(need, 2 * DROP_SMOOTH + 1), DROP_SMOOTH, mode="nearest")
 
 
-def lock_feet(motion: Motion, rest: torch.Tensor, max_drop: float = 0.0) -> Motion:
-    """The motion with feet pinned during contact and the body refitted (lowered by at most
-    `max_drop` metres where a leg cannot reach its pinned foot); unchanged without contacts."""
+def lock_feet(motion: Motion, rest: torch.Tensor, max_shift: float = 0.2, max_drop: float = 0.0) -> Motion:
+    """The motion with feet pinned during contact (spans needing a shift above `max_shift` metres
+    left alone) and the body refitted (lowered by at most `max_drop` metres where a leg cannot
+    reach its pinned foot); unchanged without contacts."""
     if not 0.0 <= max_drop <= MAX_DROP:
         raise RohmError(f"foot-lock max_drop must be between 0 and {MAX_DROP} m, got {max_drop}")
     if motion.contacts is None or motion.num_frames < 2:
@@ -131,8 +136,8 @@ def lock_feet(motion: Motion, rest: torch.Tensor, max_drop: float = 0.0) -> Moti
     legs = []
     for side in ("left", "right"):
         hip, knee, ankle, toe = (JOINT_INDEX[f"{side}_{p}"] for p in ("hip", "knee", "ankle", "foot"))
-        ankle_shift, ankle_weight = pin_displacement(joints[:, ankle], labels[:, columns[ankle]])
-        toe_pin, toe_weight = pin_displacement(joints[:, toe], labels[:, columns[toe]])
+        ankle_shift, ankle_weight = pin_displacement(joints[:, ankle], labels[:, columns[ankle]], max_shift)
+        toe_pin, toe_weight = pin_displacement(joints[:, toe], labels[:, columns[toe]], max_shift)
         new_ankle = joints[:, ankle] + ankle_shift
         new_toe = joints[:, toe] + toe_pin + (1.0 - toe_weight)[:, None] * ankle_shift  # unpinned, it follows the ankle
         # Keep the foot's length: the less pinned of ankle and toe moves (a pinned toe stays exact).

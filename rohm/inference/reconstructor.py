@@ -73,7 +73,9 @@ class Settings:
     guidance_clip: float | None = 10.0  # bound on each guidance update, in posterior std (None: unbounded)
     drift_sigma: float | None = 15.0  # frames; low-pass pelvis correction towards the input (None: off)
     joint_sigma: float | None = 8.0  # frames; low-pass per-joint anchoring to observed joints + IK (None: off)
+    gap_weight: float = 0.05  # weight of the straight path through unobserved pelvis frames (drift correction)
     foot_lock: bool = True  # pin feet during their contact spans + IK (rohm.inference.foot_lock)
+    foot_shift: float = 0.2  # metres a pinned foot may be moved; spans needing more are left alone (video: 0.4)
     foot_drop: float = 0.0  # metres the body may be lowered so a leg reaches its pinned foot (video: 0.08)
     samples: int = 1
     batch_windows: int = 32  # windows (x samples) denoised together; bounds memory
@@ -93,8 +95,9 @@ class Settings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise RohmError(f"{name} must be >= 1, got {value}")
-        if not 0.0 <= self.foot_drop <= MAX_DROP:
-            raise RohmError(f"foot_drop must be between 0 and {MAX_DROP} m, got {self.foot_drop}")
+        if not 0.0 <= self.foot_drop <= MAX_DROP or self.foot_shift < 0 or self.gap_weight < 0:
+            raise RohmError(f"foot_drop must be in [0, {MAX_DROP}] m, foot_shift and gap_weight >= 0 "
+                            f"(got {self.foot_drop}, {self.foot_shift}, {self.gap_weight})")
         if self.method not in ("ddim", "ddpm"):
             raise RohmError(f"method must be ddim or ddpm, got {self.method!r}")
 
@@ -263,9 +266,8 @@ class Reconstructor:
         """Denoise and complete a motion; the output has exactly as many frames as the input."""
         settings = settings or Settings()
         settings.check()
-        check_motion(motion)
         motion = with_confidence_mask(motion)
-        check_motion(motion)
+        check_motion(motion)  # after the mask: a pelvis the detector never sees is refused too
         work = resample_motion(motion, self.fps)
         if work.num_frames < MIN_FRAMES:
             raise RohmError(f"the motion lasts {work.num_frames} frames at the models' {self.fps:g} fps; "
@@ -273,14 +275,15 @@ class Reconstructor:
         out = self._reconstruct(work, settings, progress)
         if settings.drift_sigma is not None:
             observed = work.observed()[:, 0]
-            shift = drift_correction(out.joints[:, 0], np.nan_to_num(work.joints[:, 0]), observed, settings.drift_sigma)
+            shift = drift_correction(out.joints[:, 0], np.nan_to_num(work.joints[:, 0]), observed, settings.drift_sigma,
+                                     settings.gap_weight)
             out.joints, out.trans = out.joints + shift[:, None], out.trans + shift
         if settings.joint_sigma is not None:
             out = self._anchor(out, work, settings.joint_sigma)
         out = resample_motion(out, motion.fps, motion.num_frames)
         if settings.foot_lock:
             rest = self.body.rest_joints(torch.as_tensor(out.betas, dtype=torch.float64)[None])[0]
-            out = lock_feet(out, rest, settings.foot_drop)
+            out = lock_feet(out, rest, settings.foot_shift, settings.foot_drop)
         extras = dict(motion.extras)
         extras.update({f"settings_{k}": np.asarray(-1 if v is None else v) for k, v in asdict(settings).items()})
         if motion.joint_mask is not None or np.isnan(motion.joints).any():

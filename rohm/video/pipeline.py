@@ -41,6 +41,11 @@ from rohm.video.ground import Ground, estimate_ground
 from rohm.video.landmarks import VISIBLE, map_confidence, map_points
 
 DETECT_SIDE = 960  # longer side of the frames MediaPipe sees
+# Foot lock for video: a stance foot may be moved up to 40 cm and the body lowered up to
+# MAX_DROP (8 cm) to reach it. The networks, trained on real-speed mocap, let stance feet glide
+# on footage like the slow-motion example (24-57 cm per stance); a monocular pelvis height is
+# uncertain by more than the drop.
+VIDEO_FOOT_SHIFT = 0.4
 SOLE_LANDMARKS = (29, 31, 30, 32)  # MediaPipe left heel, left foot_index, right heel, right foot_index
 RENDER_SIZE = (960, 540)
 OUTPUTS = ("motion.npz", "motion.bvh", "overlay.mp4", "render.mp4", "summary.json")
@@ -169,7 +174,13 @@ def output_motion(result: Motion, ground: Ground, lifted: Lifted, detected: np.n
     """The reconstruction with what the video told: frames detected, input joints, video frame
     numbers, depth occlusions, the camera of every frame (extras['camera_extrinsics']) and, when
     the camera is static, its one pose (extras['extrinsics']). With a moving camera the 2D
-    keypoints move to extras['detected_keypoints_2d*'] and there is no extras['extrinsics']."""
+    keypoints move to extras['detected_keypoints_2d*'] and there is no extras['extrinsics'].
+    Contacts are raised to 1 where the output foot stands (slow and on the floor, as pinned by
+    the foot lock): PoseNet is unsure of contacts on unusual footage such as slow motion."""
+    from rohm.inference.foot_lock import stance_labels
+
+    if result.contacts is not None:
+        result.contacts = np.maximum(result.contacts, stance_labels(result.joints, result.contacts, result.fps))
     cameras = ground.extrinsics()
     result.extras.pop("extrinsics", None)
     result.extras.update(detected=detected, video_frames=np.arange(span.start, span.stop),
@@ -222,7 +233,7 @@ def run_video(video: str | Path, out: str | Path, options: VideoOptions | None =
 def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str, depth: DepthFrames | None,
          options: VideoOptions, folder: Path, timings: Timings, progress: bool) -> dict[str, Any]:
     from rohm.inference import Reconstructor, Settings
-    from rohm.inference.foot_lock import MAX_DROP  # a monocular pelvis height is this uncertain
+    from rohm.inference.foot_lock import MAX_DROP
     from rohm.io.export import export_bvh
     from rohm.io.motion_file import save_motion
     from rohm.visualisation import render_video
@@ -245,7 +256,7 @@ def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str
         reconstructor = Reconstructor.from_pretrained(options.checkpoint)
     with timings.stage("reconstruct"):
         result = reconstructor.reconstruct(input_motion(lifted, ground, det.detected, intrinsics, info.fps),
-                                           Settings(foot_drop=MAX_DROP), progress=progress)
+                                           Settings(foot_shift=VIDEO_FOOT_SHIFT, foot_drop=MAX_DROP), progress=progress)
     result = output_motion(result, ground, lifted, det.detected, span)
     extrinsics = ground.extrinsics()
     with timings.stage("save"):
