@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rohm.errors import RohmError
-from rohm.evaluation.benchmark import plan, run_benchmark
+from rohm.evaluation.benchmark import plan, reproducing_command, run_benchmark
 from rohm.io.motion_file import load_motion
 from rohm.virtual_camera import HIDDEN_CONFIDENCE, camera_corrupt, project_points
 
@@ -83,3 +83,8 @@ def test_benchmark_bad_names_are_one_line_errors(built_dataset: Path, tmp_path: 
     proc = subprocess.run([sys.executable, "-m", "rohm.cli", "benchmark", "--data", str(built_dataset),
                            "--protocols", "occl-k99", "--out", str(tmp_path / "b")], capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown protocol" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_recorded_command_reproduces_from_scratch() -> None:
+    argv = ["/usr/bin/rohm", "benchmark", "--data", "d", "--rerun", "input", "--report-only", "--out", "o", "--rerun=rohm"]
+    assert reproducing_command(argv) == "rohm benchmark --data d --out o"

@@ -370,3 +370,21 @@ def test_an_unrelated_output_folder_is_refused(tmp_path: Path, capsys: pytest.Ca
     assert "not a `rohm video` output" in capsys.readouterr().err
     assert (out / "thesis.txt").read_text() == "keep me"
 
+
+
+def test_missing_libgl_names_the_system_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    from rohm.errors import RohmError
+    from rohm.video.detect import check_available
+
+    real_import = builtins.__import__
+
+    def failing(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("mediapipe"):
+            raise ImportError("libGL.so.1: cannot open shared object file: No such file or directory")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", failing)
+    with pytest.raises(RohmError, match="apt-get install libgl1"):
+        check_available()

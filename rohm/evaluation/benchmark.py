@@ -76,17 +76,9 @@ def make_input(protocol: Protocol, gt: Motion, seed: int) -> Motion:
 def build_method(name: str, weights: str | Path | None = None) -> Method:
     """A method by name (loads its networks/priors once)."""
     if name == "input":
-        import torch
+        from rohm.baselines.classical import fill_motion
 
-        from rohm.body import load_body
-        from rohm.inference.prepare import DEFAULT_BETAS, fill_joints
-
-        rest = load_body("anny").rest_joints(torch.as_tensor(DEFAULT_BETAS)[None])[0].numpy()
-
-        def filled(m: Motion) -> Motion:
-            obs = m.observed()
-            return Motion(joints=fill_joints(np.where(obs[..., None], m.joints, np.nan), obs, rest), fps=m.fps)
-        return filled
+        return lambda m: Motion(joints=fill_motion(m)[0], fps=m.fps)  # the classical baselines' fill, unsmoothed
     if name == "classical":
         from rohm.baselines.classical import classical_method
 
@@ -113,9 +105,21 @@ def build_method(name: str, weights: str | Path | None = None) -> Method:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(threads: int, weights: str | None) -> None:
+def _die_with_parent() -> None:
+    """Ask Linux to end this worker when the benchmark process dies (a killed run leaves no orphans)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _init_worker(threads: int, weights: str | None, worker: bool = False) -> None:
     import torch
 
+    if worker:
+        _die_with_parent()
     torch.set_num_threads(threads)
     _WORKER.update(methods={}, weights=weights)
 
@@ -207,7 +211,7 @@ def run_benchmark(data: str | Path, out: str | Path, split: str = "test", protoc
         init = (threads, None if weights is None else str(weights))
         # Workers are spawned, not forked: forking a process that has started torch's threads can hang.
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=init) if workers > 1 else None
+                                   initializer=_init_worker, initargs=(*init, True)) if workers > 1 else None
         if pool is None:
             _init_worker(*init)
         mapper = pool.map if pool is not None else map
@@ -233,7 +237,7 @@ def run_benchmark(data: str | Path, out: str | Path, split: str = "test", protoc
                 pool.shutdown()
     results = collect(out, protocols, methods, clips, todo)
     report = {"split": split, "clips_in_split": len(clips), "seed": seed, "seeds": "seed + clip index per input",
-              "command": " ".join(sys.argv), "machine": machine_info(workers), "plan": {
+              "command": reproducing_command(sys.argv), "machine": machine_info(workers), "plan": {
                   p: {m: len(idx) for m, idx in ms.items()} for p, ms in todo.items()},
               "protocols": {p: PROTOCOLS[p].title for p in protocols}, "results": results}
     write_text_atomic(out / "results.json", json.dumps(report, indent=2))
@@ -242,6 +246,21 @@ def run_benchmark(data: str | Path, out: str | Path, split: str = "test", protoc
     write_markdown(report, out / "results.md")
     write_plots(report, out)
     return report
+
+
+def reproducing_command(argv: Sequence[str]) -> str:
+    """The command line that makes these results from scratch (bookkeeping flags --rerun/--report-only dropped)."""
+    if "benchmark" not in argv:
+        return "run_benchmark() from Python: " + " ".join(argv)
+    args, skip = ["rohm", "benchmark"], False
+    for a in argv[list(argv).index("benchmark") + 1:]:
+        if skip:
+            skip = False
+        elif a == "--rerun":
+            skip = True
+        elif a != "--report-only" and not a.startswith("--rerun="):
+            args.append(a)
+    return " ".join(args)
 
 
 def collect(out: Path, protocols: Sequence[str], methods: Sequence[str], clips: Sequence[Path],

@@ -25,7 +25,11 @@ virtual monocular camera (2D keypoints with 2 px noise, 3D with depth errors alo
 a sliding foreground occluder; see rohm/virtual_camera.py). Metrics are frame-weighted means over
 clips (GMPJPE/MPJPE/Dist in mm, Accel in m/s^2, Skating a ratio of frames, Contact an accuracy);
 vis/occ split the joints the input had/lacked. s/144 f is wall time per 144 frames on the machine
-below, with the worker count shown. Best per column in bold. The paper's Tab. 1 is on AMASS with
+below, with the worker count shown. Best per column in bold. Methods: rohm is the default
+`Settings()` (K = 2, DDIM 10/20 steps, guidance, drift correction with gap weight, joint anchoring,
+foot locking); rohm-paper the paper's DDPM sampling (100/1000 steps) on an evenly spread subset;
+the rohm-no-* rows each turn one part off; mdm++ shares rohm's windows and post-processing
+(drift correction, anchoring, foot locking) without guidance. The paper's Tab. 1 is on AMASS with
 SMPL-X; these are on Bandai Namco mocap with the anny body: compare trends, not numbers."""
 
 
@@ -88,7 +92,9 @@ def write_plots(report: dict[str, Any], folder: str | Path) -> list[Path]:
         x = range(len(names))
         for offset, key, label in ((-0.2, "gmpjpe.vis", "visible joints"), (0.2, "gmpjpe.occ", "occluded joints")):
             ax.bar([i + offset for i in x], [main[n].get(key) or 0 for n in names], width=0.4, label=label)
-        ax.set_xticks(list(x), names, rotation=30, ha="right")
+        most = max(main[n]["clips"] for n in names)
+        ax.set_xticks(list(x), [n if main[n]["clips"] == most else f"{n} ({main[n]['clips']} clips)" for n in names],
+                      rotation=30, ha="right")
         ax.set(ylabel="GMPJPE (mm)", title="Occ-L, k=3: global joint error per method")
         ax.legend()
         ax.grid(axis="y", alpha=0.3)

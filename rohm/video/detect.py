@@ -52,7 +52,10 @@ def _pose_module() -> Any:
     warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
     try:
         from mediapipe.python.solutions import pose
-    except ImportError:
+    except ImportError as exc:
+        if "libGL" in str(exc):
+            raise RohmError("MediaPipe needs the system library libGL.so.1: install it "
+                            "(Debian/Ubuntu: apt-get install libgl1)") from None
         raise RohmError(f"the video front end needs MediaPipe: {INSTALL_HINT}") from None
     return pose
 
