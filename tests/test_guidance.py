@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from gt_window import gt_window
+
 from rohm.cli import main
 from rohm.demo import CLIPS_DIR
 from rohm.errors import RohmError
@@ -18,8 +20,7 @@ from rohm.inference import Reconstructor, Settings
 from rohm.inference.guidance import PoseGuidance, camera_maps, frame_extrinsics, project
 from rohm.inference.resample import resample_motion
 from rohm.io.motion_file import Motion, load_motion, save_motion
-from rohm.representation import canonical_frame, encode
-from rohm.representation.canonical import apply_frames, yaw_matrix
+from rohm.representation.canonical import yaw_matrix
 from rohm.virtual_camera import camera_corrupt, look_at_extrinsics
 
 TURN = CLIPS_DIR / "walk-turn-left_normal_020.npz"  # 145 frames
@@ -109,20 +110,12 @@ def test_per_frame_extrinsics_are_resampled_with_the_frames() -> None:
 
 
 def test_2d_objective_projects_each_frame_through_its_own_camera(rec: Reconstructor) -> None:
-    gt = load_motion(TURN)
+    _, traj, pose, rest, (frame,) = gt_window(rec, TURN)
     n = rec.window
-    t = lambda a: torch.as_tensor(np.asarray(a[:n]), dtype=torch.float64)  # noqa: E731
-    frame = canonical_frame(gt.joints[:n], None, gt.root_orient[:n], floor_height=0.0)
-    rest = rec.body.rest_joints(torch.as_tensor(gt.betas)[None])[0]
-    joints, orient, trans = apply_frames(t(gt.joints)[None], t(gt.root_orient)[None], t(gt.trans)[None],
-                                         rest[0][None], [frame])
-    feats = rec.normalizer.normalize(encode(joints, orient, trans, t(gt.pose_body)[None], torch.as_tensor(gt.betas)[None],
-                                            t(gt.contacts)[None], rec.layout)).float()
-    traj, pose = feats[..., list(rec.layout.traj_abs)], feats[..., rec.layout.local]
     cams = _moving_cameras(n)
     rot, off = camera_maps([frame], cams[None])
     assert rot.shape == (1, n, 3, 3) and off.shape == (1, n, 3)
-    guide_joints = PoseGuidance(rec.normalizer, traj, rest.float(), 0.0).joints(pose)[0].double().numpy()
+    guide_joints = PoseGuidance(rec.normalizer, traj, rest, 0.0).joints(pose)[0].double().numpy()
     world = frame.inverse().apply_points(guide_joints)
     cam_world = np.einsum("nij,nkj->nki", cams[:, :3, :3], world) + cams[:, None, :3, 3]
     np.testing.assert_allclose(np.einsum("nij,nkj->nki", rot[0], guide_joints) + off[0][:, None], cam_world, atol=1e-9)

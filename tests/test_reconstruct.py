@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import torch
 
+from gt_window import gt_window
+
 from rohm.corruption import corrupt_motion
 from rohm.demo import CLIPS_DIR
 from rohm.errors import RohmError
@@ -24,8 +26,6 @@ from rohm.inference.resample import resample_motion
 from rohm.inference.windows import window_starts
 from rohm.io.bvh import read_bvh
 from rohm.io.motion_file import Motion, load_motion, save_motion
-from rohm.representation import canonical_frame, encode
-from rohm.representation.canonical import apply_frames
 from rohm.skeleton import JOINT_NAMES, LOWER_BODY
 
 WALK = CLIPS_DIR / "walk_proud_001.npz"  # 331 frames: five model windows
@@ -66,23 +66,8 @@ def test_clean_pelvis_does_not_drift_on_a_long_input(rec: Reconstructor) -> None
     assert err.max() < 0.05 and err[-60:].mean() < 0.025  # no growth along the clip (uncorrected: max 63 mm)
 
 
-def _window_setup(rec: Reconstructor) -> tuple[Motion, torch.Tensor, torch.Tensor, torch.Tensor, list]:
-    """A 96-frame ground-truth window as normalised trajectory/pose features in its canonical frame."""
-    gt = load_motion(TURN)
-    n = rec.window
-    t = lambda a: torch.as_tensor(np.asarray(a[:n]), dtype=torch.float64)  # noqa: E731
-    frame = canonical_frame(gt.joints[:n], None, gt.root_orient[:n], floor_height=0.0)
-    rest = rec.body.rest_joints(torch.as_tensor(gt.betas)[None])[0]
-    joints, orient, trans = apply_frames(t(gt.joints)[None], t(gt.root_orient)[None], t(gt.trans)[None],
-                                         rest[0][None], [frame])
-    feats = rec.normalizer.normalize(encode(joints, orient, trans, t(gt.pose_body)[None], torch.as_tensor(gt.betas)[None],
-                                            t(gt.contacts)[None], rec.layout)).float()
-    traj = feats[..., list(rec.layout.traj_abs)]
-    return gt, traj, feats[..., rec.layout.local], rest.float(), [frame]
-
-
 def test_skate_guidance_descends_the_skating_objective(rec: Reconstructor) -> None:
-    gt, traj, pose, rest, frames = _window_setup(rec)
+    gt, traj, pose, rest, frames = gt_window(rec, TURN)
     guide = PoseGuidance(rec.normalizer, traj, rest, skate_weight=1.0)
     canonical = frames[0].apply_points(gt.joints[:rec.window])
     assert np.abs(guide.joints(pose)[0].numpy() - canonical).max() < 0.02  # FK of the features = the clip
@@ -95,7 +80,7 @@ def test_skate_guidance_descends_the_skating_objective(rec: Reconstructor) -> No
 
 
 def test_reprojection_guidance_is_zero_on_the_truth(rec: Reconstructor) -> None:
-    gt, traj, pose, rest, frames = _window_setup(rec)
+    gt, traj, pose, rest, frames = gt_window(rec, TURN)
     extrinsics = DEFAULT_EXTRINSICS.copy()
     extrinsics[:3, 3] = -extrinsics[:3, :3] @ (gt.joints[0, 0] + np.array([0.0, 0.0, 5.0]))  # camera 5 m in front
     intrinsics = np.array([[1000.0, 0, 640], [0, 1000.0, 360], [0, 0, 1]])
@@ -285,6 +270,26 @@ def test_drift_correction_keeps_a_long_gap_on_the_line_between_its_ends() -> Non
     on = np.linalg.norm(wander + drift_correction(wander, truth, observed, 15.0, gap_weight=0.05) - truth, axis=-1)
     assert off[150] > 1.9 and on[150] < 0.1  # without gap weight the middle of the gap stays where it strayed
     assert on[:50].max() < 0.01 and on[250:].max() < 0.01 and on[:20].max() < 1e-4  # observed frames stay put
+
+
+def test_joint_gap_weight_infills_missing_frames_towards_the_line_between_observations() -> None:
+    from rohm.inference.anchoring import anchor_joints
+
+    n = 120
+    truth = np.zeros((n, 22, 3))
+    truth[..., 0] = np.linspace(0, 3, n)[:, None]  # every joint moves in a straight line
+    observed = np.ones((n, 22), dtype=bool)
+    observed[50:66] = False  # half a second of whole missing frames (Occ-10%-like)
+    observed[:, 5] = False  # one joint never seen
+    output = truth.copy()
+    output[50:66, :, 2] += 0.3 * np.sin(np.linspace(0, np.pi, 16))[:, None]  # the networks' infill bulges 30 cm
+    plain = anchor_joints(output, truth, observed, 8.0)
+    pulled = anchor_joints(output, truth, observed, 8.0, gap_weight=0.3)
+    err = lambda joints: np.linalg.norm(joints - truth, axis=-1)[57:59, 0].mean()  # the middle of the gap  # noqa: E731
+    assert err(plain) > 0.25 and err(pulled) < 0.8 * err(plain)
+    assert err(anchor_joints(output, truth, observed, 8.0, gap_weight=3.0)) < 0.5 * err(plain)  # stronger, nearer
+    assert np.array_equal(pulled[:, 5], output[:, 5])  # never observed: left as the networks made it
+    assert np.abs(pulled[:30] - truth[:30]).max() < 1e-3  # observed frames far from the gap stay put
 
 
 def test_low_2d_confidence_masks_the_joint_in_3d(rec: Reconstructor) -> None:

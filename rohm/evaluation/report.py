@@ -26,8 +26,8 @@ a sliding foreground occluder; see rohm/virtual_camera.py). Metrics are frame-we
 clips (GMPJPE/MPJPE/Dist in mm, Accel in m/s^2, Skating a ratio of frames, Contact an accuracy);
 vis/occ split the joints the input had/lacked. s/144 f is wall time per 144 frames on the machine
 below, with the worker count shown. Best per column in bold. Methods: rohm is the default
-`Settings()` (K = 2, DDIM 10/20 steps, guidance, drift correction with gap weight, joint anchoring,
-foot locking); rohm-paper the paper's DDPM sampling (100/1000 steps) on an evenly spread subset;
+`Settings()` (K = 2, DDIM 10/20 steps, guidance, drift correction and joint anchoring with gap
+weights, foot locking); rohm-paper the paper's DDPM sampling (100/1000 steps) on an evenly spread subset;
 the rohm-no-* rows each turn one part off; mdm++ shares rohm's windows and post-processing
 (drift correction, anchoring, foot locking) without guidance. The paper's Tab. 1 is on AMASS with
 SMPL-X; these are on Bandai Namco mocap with the anny body: compare trends, not numbers."""

@@ -10,7 +10,9 @@ observation (`gap_weight`), so the path cannot wander off. Filtering keeps the i
 only the part of the disagreement that persists over many frames is corrected.
 
 The same filter, per joint and on a shorter time scale, pulls every observed joint towards its
-observations (`anchor_joints`); inverse kinematics then turns the anchored joints back into body
+observations (`anchor_joints`), and through a joint's own gaps towards the line between the
+observations around them (`joint_gap_weight`: whole missing frames are infilled nearer that line,
+which over a half-second gap is a better guess than the networks' own); inverse kinematics then turns the anchored joints back into body
 parameters, so joints and parameters stay one consistent body.
 """
 
@@ -24,12 +26,17 @@ from rohm.inference.prepare import fill_in_time
 MIN_SUPPORT = 0.05  # below this share of observed frames under the kernel the correction fades out
 
 
-def anchor_joints(output: np.ndarray, observed_joints: np.ndarray, observed: np.ndarray, sigma: float) -> np.ndarray:
-    """(N, 22, 3) output joints moved by their low-passed disagreement with the observed ones;
-    joints never observed nearby keep the output's position."""
+def anchor_joints(output: np.ndarray, observed_joints: np.ndarray, observed: np.ndarray, sigma: float,
+                  gap_weight: float = 0.0) -> np.ndarray:
+    """(N, 22, 3) output joints moved by their low-passed disagreement with the observed ones.
+    A joint's unobserved frames count with `gap_weight` towards the line between its observations
+    around them (missing frames are then infilled closer to that line at low frequency); joints
+    never observed keep the output's position, and with gap_weight 0 so do frames far from any
+    observation."""
     shifted = output.copy()
     for j in range(output.shape[1]):
-        shifted[:, j] += drift_correction(output[:, j], np.nan_to_num(observed_joints[:, j]), observed[:, j], sigma)
+        shifted[:, j] += drift_correction(output[:, j], np.nan_to_num(observed_joints[:, j]), observed[:, j], sigma,
+                                          gap_weight)
     return shifted
 
 

@@ -74,6 +74,7 @@ class Settings:
     drift_sigma: float | None = 15.0  # frames; low-pass pelvis correction towards the input (None: off)
     joint_sigma: float | None = 8.0  # frames; low-pass per-joint anchoring to observed joints + IK (None: off)
     gap_weight: float = 0.05  # weight of the straight path through unobserved pelvis frames (drift correction)
+    joint_gap_weight: float = 0.3  # the same for each joint in its own gaps (joint anchoring); chosen on val
     foot_lock: bool = True  # pin feet during their contact spans + IK (rohm.inference.foot_lock)
     foot_shift: float = 0.2  # metres a pinned foot may be moved; spans needing more are left alone (video: 0.4)
     foot_drop: float = 0.0  # metres the body may be lowered so a leg reaches its pinned foot (video: 0.08)
@@ -95,9 +96,10 @@ class Settings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise RohmError(f"{name} must be >= 1, got {value}")
-        if not 0.0 <= self.foot_drop <= MAX_DROP or self.foot_shift < 0 or self.gap_weight < 0:
-            raise RohmError(f"foot_drop must be in [0, {MAX_DROP}] m, foot_shift and gap_weight >= 0 "
-                            f"(got {self.foot_drop}, {self.foot_shift}, {self.gap_weight})")
+        if not 0.0 <= self.foot_drop <= MAX_DROP or self.foot_shift < 0 or min(self.gap_weight,
+                                                                                             self.joint_gap_weight) < 0:
+            raise RohmError(f"foot_drop must be in [0, {MAX_DROP}] m, foot_shift, gap_weight and joint_gap_weight >= 0 "
+                            f"(got {self.foot_drop}, {self.foot_shift}, {self.gap_weight}, {self.joint_gap_weight})")
         if self.method not in ("ddim", "ddpm"):
             raise RohmError(f"method must be ddim or ddpm, got {self.method!r}")
 
@@ -279,7 +281,7 @@ class Reconstructor:
                                      settings.gap_weight)
             out.joints, out.trans = out.joints + shift[:, None], out.trans + shift
         if settings.joint_sigma is not None:
-            out = self._anchor(out, work, settings.joint_sigma)
+            out = self._anchor(out, work, settings.joint_sigma, settings.joint_gap_weight)
         out = resample_motion(out, motion.fps, motion.num_frames)
         if settings.foot_lock:
             rest = self.body.rest_joints(torch.as_tensor(out.betas, dtype=torch.float64)[None])[0]
@@ -294,10 +296,11 @@ class Reconstructor:
         out.keypoints_2d, out.keypoints_2d_conf, out.intrinsics = motion.keypoints_2d, motion.keypoints_2d_conf, motion.intrinsics
         return out
 
-    def _anchor(self, out: Motion, evidence: Motion, sigma: float) -> Motion:
-        """Observed joints pulled towards the input at time scales above `sigma` frames, then
-        the body fitted to them by inverse kinematics (joints and parameters stay consistent)."""
-        joints = anchor_joints(out.joints, evidence.joints, evidence.observed(), sigma)
+    def _anchor(self, out: Motion, evidence: Motion, sigma: float, gap_weight: float) -> Motion:
+        """Observed joints pulled towards the input at time scales above `sigma` frames (and, with
+        `gap_weight`, towards the line between observations through their gaps), then the body
+        fitted to them by inverse kinematics (joints and parameters stay consistent)."""
+        joints = anchor_joints(out.joints, evidence.joints, evidence.observed(), sigma, gap_weight)
         rest = self.body.rest_joints(torch.as_tensor(out.betas, dtype=torch.float64)[None])[0]
         fit = retarget(rest, torch.as_tensor(joints))
         return dataclasses.replace(out, joints=fit.joints.numpy(), trans=fit.trans.numpy(),

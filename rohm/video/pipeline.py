@@ -47,7 +47,7 @@ DETECT_SIDE = 960  # longer side of the frames MediaPipe sees
 # uncertain by more than the drop.
 VIDEO_FOOT_SHIFT = 0.4
 # One iteration of Algorithm 1: on the benchmark's monocular-camera protocol (Cam) K = 1 was as
-# accurate as K = 2 (GMPJPE 352 vs 361 mm, benchmarks/results/benchmark) at half the time.
+# accurate as K = 2 (GMPJPE 309.8 vs 310.8 mm, benchmarks/results/benchmark) at half the time.
 VIDEO_ITERATIONS = 1
 SOLE_LANDMARKS = (29, 31, 30, 32)  # MediaPipe left heel, left foot_index, right heel, right foot_index
 RENDER_SIZE = (960, 540)
