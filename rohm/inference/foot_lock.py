@@ -20,6 +20,7 @@ reconstruction, each foot joint (ankles, toes) is pinned during its contact span
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -39,7 +40,19 @@ REACH = 1.0  # share of the leg's length a pinned ankle may be from the hip befo
 MAX_DROP = 0.08  # m; the most `lock_feet` may be allowed to lower the body
 DROP_SMOOTH = 2  # frames
 _EPS = 1e-9
-NEAR_FLOOR = True
+
+
+class _Leg(NamedTuple):
+    """One leg's joint indices, bone lengths and the pinned ankle and toe it must reach."""
+
+    hip: int
+    knee: int
+    ankle: int
+    toe: int
+    thigh: float
+    shin: float
+    ankle_target: np.ndarray  # (N, 3)
+    toe_target: np.ndarray  # (N, 3)
 
 
 def _runs(labels: np.ndarray) -> list[tuple[int, int]]:
@@ -101,19 +114,17 @@ def stance_labels(joints: np.ndarray, contacts: np.ndarray, fps: float) -> np.nd
     """(N, 4) bool, FOOT_JOINTS order: the foot joint is slower than LOCK_SPEED and either labelled
     in contact (> 0.5) or near the floor (y = 0; the contact rule's height thresholds)."""
     feet = joints[:, list(FOOT_JOINTS)]
-    near = feet[..., 1] < HEIGHT_THRESHOLDS if NEAR_FLOOR else np.zeros(contacts.shape, bool)
-    return ((contacts > 0.5) | near) & (joint_speed(feet, fps) < LOCK_SPEED)
+    return ((contacts > 0.5) | (feet[..., 1] < HEIGHT_THRESHOLDS)) & (joint_speed(feet, fps) < LOCK_SPEED)
 
 
-def pelvis_drop(joints: np.ndarray, legs: list[tuple[int, np.ndarray, float]], max_drop: float) -> np.ndarray:
+def pelvis_drop(joints: np.ndarray, legs: list[_Leg], max_drop: float) -> np.ndarray:
     """(N,) how far to lower the body so every pinned ankle is within REACH of its leg's length
-    from the hip; legs: (hip index, ankle targets (N, 3), thigh + shin). Widened over a few frames
-    and smoothed (no jerk), at most `max_drop` metres."""
+    from the hip. Widened over a few frames and smoothed (no jerk), at most `max_drop` metres."""
     need = np.zeros(len(joints))
-    for hip, ankle, leg in legs:
-        across = np.linalg.norm((joints[:, hip] - ankle)[:, [0, 2]], axis=-1)
-        height = joints[:, hip, 1] - ankle[:, 1]
-        allowed = np.sqrt(np.maximum((REACH * leg) ** 2 - across**2, 0.0))
+    for leg in legs:
+        across = np.linalg.norm((joints[:, leg.hip] - leg.ankle_target)[:, [0, 2]], axis=-1)
+        height = joints[:, leg.hip, 1] - leg.ankle_target[:, 1]
+        allowed = np.sqrt(np.maximum((REACH * (leg.thigh + leg.shin)) ** 2 - across**2, 0.0))
         need = np.maximum(need, height - allowed)
     need = np.clip(need, 0.0, max_drop)
     return gaussian_filter1d(maximum_filter1d(need, 2 * DROP_SMOOTH + 1), DROP_SMOOTH, mode="nearest")
@@ -147,13 +158,13 @@ def lock_feet(motion: Motion, rest: torch.Tensor, max_shift: float = 0.2, max_dr
         move_ankle = (toe_weight > ankle_weight)[:, None]
         thigh = float(np.linalg.norm(rest_np[knee] - rest_np[hip]))
         shin = float(np.linalg.norm(rest_np[ankle] - rest_np[knee]))
-        legs.append((hip, knee, ankle, toe, thigh, shin, np.where(move_ankle, new_toe - length * along, new_ankle),
-                     np.where(move_ankle, new_toe, new_ankle + length * along)))
+        legs.append(_Leg(hip, knee, ankle, toe, thigh, shin, np.where(move_ankle, new_toe - length * along, new_ankle),
+                         np.where(move_ankle, new_toe, new_ankle + length * along)))
     if max_drop > 0:
-        joints[..., 1] -= pelvis_drop(joints, [(leg[0], leg[6], leg[4] + leg[5]) for leg in legs], max_drop)[:, None]
-    for hip, knee, ankle, toe, thigh, shin, new_ankle, new_toe in legs:
-        joints[:, ankle], joints[:, toe] = new_ankle, new_toe
-        joints[:, knee] = place_knee(joints[:, hip], joints[:, knee], new_ankle, thigh, shin)
+        joints[..., 1] -= pelvis_drop(joints, legs, max_drop)[:, None]
+    for leg in legs:
+        joints[:, leg.ankle], joints[:, leg.toe] = leg.ankle_target, leg.toe_target
+        joints[:, leg.knee] = place_knee(joints[:, leg.hip], joints[:, leg.knee], leg.ankle_target, leg.thigh, leg.shin)
     fit = retarget(rest.detach().cpu().double(), torch.as_tensor(joints))
     return dataclasses.replace(motion, joints=fit.joints.numpy(), trans=fit.trans.numpy(),
                                root_orient=fit.root_orient.numpy(), pose_body=fit.pose_body.numpy())
