@@ -96,8 +96,8 @@ class Settings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise RohmError(f"{name} must be >= 1, got {value}")
-        if not 0.0 <= self.foot_drop <= MAX_DROP or self.foot_shift < 0 or min(self.gap_weight,
-                                                                                             self.joint_gap_weight) < 0:
+        weights = (self.foot_shift, self.gap_weight, self.joint_gap_weight)
+        if not 0.0 <= self.foot_drop <= MAX_DROP or min(weights) < 0:
             raise RohmError(f"foot_drop must be in [0, {MAX_DROP}] m, foot_shift, gap_weight and joint_gap_weight >= 0 "
                             f"(got {self.foot_drop}, {self.foot_shift}, {self.gap_weight}, {self.joint_gap_weight})")
         if self.method not in ("ddim", "ddpm"):
