@@ -124,63 +124,84 @@ def _device(name: str) -> str:
     return name
 
 
-def _output_paths(inputs: list[str], out: str) -> list[Path]:
-    """One output file per input: OUT itself for one input (unless it is a folder), else OUT/<stem>.npz."""
-    from rohm.io.atomic import check_not_input
-
-    out_p = Path(out)
-    if len(inputs) == 1 and not out_p.is_dir() and out_p.suffix == ".npz":
-        paths = [out_p]
-    elif out_p.suffix == ".npz":
-        raise RohmError("several inputs need an output folder, not a .npz file", out)
-    else:
-        paths = [out_p / f"{Path(i).stem}.npz" for i in inputs]
-        if len(set(paths)) != len(paths):
-            raise RohmError("two inputs have the same file name; reconstruct them into different folders", out)
-    for p in paths:
-        check_not_input(p, inputs)
-    return paths
-
-
 def _cmd_reconstruct(args: argparse.Namespace) -> int:
-    import time
-
     from tqdm.auto import tqdm
 
-    from rohm.inference import Reconstructor
-    from rohm.io.motion_file import load_motion, save_motion
+    from rohm.inference.batch import Options, Worker, plan_jobs, run_local, run_on_ray
 
     set_threads(args.threads)
-    settings = _settings(args)
-    outputs = _output_paths(args.inputs, args.out)
-    motions = [load_motion(p) for p in args.inputs]  # every input is checked before any work is done
-    rec = Reconstructor.from_pretrained(args.checkpoint, device=_device(args.device))
-    for path, motion, out in tqdm(list(zip(args.inputs, motions, outputs)), desc="clips", unit="clip",
-                                  disable=len(motions) < 2):
-        if args.resume and out.exists():
-            continue
-        start = time.perf_counter()
-        try:
-            result = rec.reconstruct(motion, settings, progress=len(motions) == 1)
-        except RohmError as exc:
-            raise RohmError(exc.message, exc.path or path) from None
-        save_motion(result, out)
-        tqdm.write(f"{out}: {result.num_frames} frames in {time.perf_counter() - start:.2f} s")
+    options = Options(_settings(args), args.checkpoint, _device(args.device), args.joint_map, args.threads)
+    if args.workers is not None and args.workers < 1:
+        raise RohmError(f"--workers must be >= 1, got {args.workers}")
+    jobs = plan_jobs(args.inputs, args.out)
+    todo = [job for job in jobs if not (args.resume and job.output.exists())]
+    if len(todo) < len(jobs):
+        print(f"--resume: {len(jobs) - len(todo)} of {len(jobs)} outputs exist already, skipped")
+    if len(jobs) == 1 and todo and args.ray is None:  # one clip: here, errors raised as they are
+        done = Worker(options).run(todo[0], catch=False, progress=True)
+        for note in done.warnings:
+            print(f"rohm: warning: {done.job.source}: {note}", file=sys.stderr)
+        print(f"{done.job.output}: {done.frames} frames in {done.seconds:.2f} s")
+        return 0
+    if args.ray is not None:
+        results = run_on_ray(todo, options, args.ray or None, args.workers)
+    else:
+        results = run_local(todo, options, args.workers or 1)
+    failed = 0
+    with tqdm(total=len(todo), desc="clips", unit="clip") as bar:
+        for done in results:
+            for note in done.warnings:
+                tqdm.write(f"rohm: warning: {done.job.source}: {note}", file=sys.stderr)
+            if done.error is not None:
+                failed += 1
+                tqdm.write(f"rohm: error: {done.error_path or done.job.source}: {done.error}", file=sys.stderr)
+            else:
+                tqdm.write(f"{done.job.output}: {done.frames} frames in {done.seconds:.2f} s")
+            bar.update()
+    if failed:
+        raise RohmError(f"{failed} of {len(todo)} inputs failed (listed above); the others were written", args.out)
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from rohm.io.atomic import check_not_input
     from rohm.io.export import export_bvh
+    from rohm.io.glb import export_glb
     from rohm.io.motion_file import load_motion
 
-    check_not_input(args.bvh, [args.motion])
+    outputs = [(out, write) for out, write in ((args.bvh, export_bvh), (args.glb, export_glb)) if out]
+    if not outputs:
+        raise RohmError("nothing to export: give --bvh OUT.bvh and/or --glb OUT.glb")
+    for out, _ in outputs:
+        check_not_input(out, [args.motion])
     motion = load_motion(args.motion)
+    for out, write in outputs:
+        try:
+            write(motion, out)
+        except RohmError as exc:
+            raise RohmError(exc.message, exc.path or args.motion) from None
+        print(f"wrote {out}: {motion.num_frames} frames at {motion.fps:g} fps (metres, y-up)")
+    return 0
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from rohm.io.atomic import check_not_input
+    from rohm.io.glb import glb_bytes
+    from rohm.io.motion_file import load_motion
+    from rohm.visualisation.viewer import write_viewer
+
+    paths = [args.motion, *args.compare]
+    check_not_input(args.out, paths)
+    motions = [load_motion(p, allow_all_missing=True) for p in paths]
+    labels = args.labels.split(",") if args.labels else [Path(p).stem for p in paths]
+    if len(labels) != len(paths):
+        raise RohmError(f"--labels gives {len(labels)} names for {len(paths)} motions")
     try:
-        export_bvh(motion, args.bvh)
+        glb = glb_bytes(motions[0]) if args.mesh else None
     except RohmError as exc:
         raise RohmError(exc.message, exc.path or args.motion) from None
-    print(f"wrote {args.bvh}: {motion.num_frames} frames at {motion.fps:g} fps (metres, y-up)")
+    out = write_viewer(motions[0], args.out, motions[1:], labels, glb)
+    print(f"wrote {out}: open it in a browser (works offline)")
     return 0
 
 
@@ -287,17 +308,36 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_cmd_evaluate)
 
     rec = sub.add_parser("reconstruct", help="denoise and complete motion files (the main job)")
-    rec.add_argument("inputs", nargs="+", metavar="IN", help="motion npz files (contract, AMASS-style or joints-only)")
-    rec.add_argument("--out", required=True, help="output .npz for one input, else a folder")
+    rec.add_argument("inputs", nargs="+", metavar="IN",
+                     help="motion npz (contract, AMASS-style or joints-only) or BVH files, or folders of them")
+    rec.add_argument("--out", required=True,
+                     help="output .npz or .bvh for one input, else a folder (a BVH comes back on its own skeleton)")
     rec.add_argument("--resume", action="store_true", help="skip inputs whose output already exists")
+    rec.add_argument("--joint-map", default=None, metavar="NAME|FILE",
+                     help="BVH joints -> body joints: a built-in map (bandai, cmu, mixamo, smplx) or a JSON file "
+                          "(default: detected from the joint names)")
+    rec.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="processes, each loading the model once (default 1; with --ray: the cluster's CPUs / --threads)")
+    rec.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                     help="spread the clips over a Ray cluster (no ADDRESS: RAY_ADDRESS or a new local instance); "
+                          "needs pip install 'rohm[ray]'")
     _add_inference_flags(rec)
     add_threads_flag(rec)
     rec.set_defaults(func=_cmd_reconstruct)
 
-    exp = sub.add_parser("export", help="write a motion with body parameters as BVH (metres, y-up)")
+    exp = sub.add_parser("export", help="write a motion with body parameters as BVH and/or glTF (metres, y-up)")
     exp.add_argument("motion", help="motion npz, e.g. a `rohm reconstruct` output")
-    exp.add_argument("--bvh", required=True, help="output .bvh")
+    exp.add_argument("--bvh", default=None, help="output .bvh (the 22-joint skeleton)")
+    exp.add_argument("--glb", default=None, help="output .glb (the skinned, animated anny body)")
     exp.set_defaults(func=_cmd_export)
+
+    view = sub.add_parser("view", help="one self-contained HTML page to play, scrub and orbit motions in a browser")
+    view.add_argument("motion", help="motion npz, e.g. a `rohm reconstruct` output")
+    view.add_argument("--compare", nargs="*", default=[], help="more motions shown with it (e.g. the input)")
+    view.add_argument("--labels", default=None, help="comma-separated names (default: file names)")
+    view.add_argument("--mesh", action="store_true", help="also show the result's anny body (needs body parameters)")
+    view.add_argument("--out", required=True, help="output .html")
+    view.set_defaults(func=_cmd_view)
 
     ren = sub.add_parser("render", help="3D video of motions (skeleton or mesh, floor grid, side by side)")
     ren.add_argument("motion", help="motion npz")
@@ -308,15 +348,15 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--out", required=True, help="output .mp4")
     ren.set_defaults(func=_cmd_render)
 
-    from rohm.evaluation.benchmark import METHODS, PROTOCOLS
+    from rohm.evaluation.benchmark import DEFAULT_PROTOCOLS, METHODS
 
     bench = sub.add_parser("benchmark", help="methods x protocols on whole clips: results.json, results.md, plots")
     bench.add_argument("--data", required=True, help="a `rohm data build` folder")
     bench.add_argument("--split", choices=("test", "val", "all"), default="test")
-    bench.add_argument("--protocols", default=None, help=f"comma-separated (default: all of {', '.join(PROTOCOLS)})")
+    bench.add_argument("--protocols", default=None, help=f"comma-separated, or a group: shape, main, sweep (default: {', '.join(DEFAULT_PROTOCOLS)})")
     bench.add_argument("--methods", default=None, help=f"comma-separated (default: all of {', '.join(METHODS)})")
     bench.add_argument("--all-pairs", action="store_true",
-                       help="run every method on every protocol and clip (default: ablations and rohm-paper on a subset)")
+                       help="run every method on every protocol (default: ablations and rohm-paper on their protocols only)")
     bench.add_argument("--max-clips", type=int, default=None)
     bench.add_argument("--workers", type=int, default=1, help="processes (torch threads are shared out)")
     bench.add_argument("--seed", type=int, default=0)

@@ -71,9 +71,10 @@ def test_benchmark_runs_resumes_and_reports(built_dataset: Path, tmp_path: Path)
 
 def test_plan_keeps_slow_methods_to_their_protocols() -> None:
     clips = [Path(f"c{i}.npz") for i in range(100)]
-    todo = plan(["occl-k3", "occl-k5"], ["rohm", "rohm-paper", "rohm-k1"], clips)
-    assert len(todo["occl-k3"]["rohm"]) == 100 and len(todo["occl-k3"]["rohm-paper"]) == 12
+    todo = plan(["occl-k3", "occl-k5", "occ10-k3"], ["rohm", "rohm-paper", "rohm-k1", "paper-k2-no-tc"], clips)
+    assert len(todo["occl-k3"]["rohm"]) == 100 and len(todo["occl-k3"]["rohm-paper"]) == 100  # every clip
     assert "rohm-paper" not in todo["occl-k5"] and "rohm-k1" not in todo["occl-k5"]
+    assert len(todo["occl-k5"]["paper-k2-no-tc"]) == 100 and "paper-k2-no-tc" not in todo["occ10-k3"]
     assert len(plan(["occl-k5"], ["rohm-paper"], clips, all_pairs=True)["occl-k5"]["rohm-paper"]) == 100
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from rohm.body import load_body
 from rohm.corruption import corrupt_motion
@@ -75,6 +76,41 @@ def test_reconstruct_keeps_frames_and_world(built_dataset: Path, tiny_weights: P
     assert np.array_equal(out.joints, again.joints)  # deterministic per seed
     # Windows are mapped back to the input's world: the untrained model stays near the input trajectory.
     assert np.linalg.norm(out.joints[:, 0] - gt.joints[:, 0], axis=-1).mean() < 2.0
+
+
+@pytest.mark.parametrize("paper", [True, False])
+def test_paper_iterations_condition_on_the_previous_estimate(built_dataset: Path, tiny_weights: Path,
+                                                            paper: bool) -> None:
+    """Eq. 10-11: under the paper's conditioning iteration 2 sees iteration 1's trajectory and pose
+    (fully observed); rohm's default keeps conditioning on the input."""
+    rec = Reconstructor.from_pretrained(tiny_weights)
+    calls: list[dict] = []
+    real = rec._sample
+
+    def spy(net, schedule, shape, steps, settings, gen, guidance=None, **kwargs):
+        result = real(net, schedule, shape, steps, settings, gen, guidance=guidance, **kwargs)
+        calls.append({"net": net, "out": result, **kwargs})
+        return result
+    rec._sample = spy  # type: ignore[method-assign]
+    gt = load_motion(sorted((built_dataset / "test").glob("*.npz"))[0])
+    settings = Settings.paper_fast() if paper else Settings()
+    settings.traj_steps, settings.pose_steps = 2, 2
+    rec.reconstruct(corrupt_motion(gt, 3.0, "lower", 1), settings)
+    traj1, pose1, traj2, pose2 = calls[:4]
+    assert traj1["net"] is rec.trajnet and pose2["net"] is rec.posenet
+    if paper:
+        assert torch.equal(traj2["cond"], traj1["out"]) and torch.equal(pose2["cond"], pose1["out"])
+        assert bool((pose2["cond_mask"] == 1).all())
+    else:
+        assert torch.equal(traj2["cond"], traj1["cond"]) and torch.equal(pose2["cond"], pose1["cond"])
+    assert traj2["control"] is pose1["out"]  # TrajControl is driven by the last pose either way
+
+
+def test_paper_settings_are_the_paper() -> None:
+    paper = Settings.paper()
+    assert (paper.method, paper.traj_steps, paper.pose_steps, paper.guidance_steps) == ("ddpm", None, None, 100)
+    assert paper.guidance_clip is None and not paper.anchor_input and paper.window == 144
+    assert paper.drift_sigma is None and paper.joint_sigma is None and not paper.foot_lock
 
 
 def test_missing_weights_are_a_clear_error(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ TINY = {
     "window": 32, "batch_size": 4, "checkpoint_every": 2, "log_every": 1, "val_every": 4, "val_windows": 4,
     "val_sampling_steps": 2, "traj_diffusion_steps": 20, "pose_diffusion_steps": 50,
     "trajnet": {"channels": [8, 16]}, "posenet": {"width": 16, "layers": 1, "heads": 2, "ff": 32},
-    "mdm": {"width": 16, "layers": 1, "heads": 2, "ff": 32},
+    "mdm": {"width": 16, "layers": 1, "heads": 2, "ff": 32}, "norm_windows": 32,
     "stages": [
         {"name": "traj", "model": "trajnet", "steps": 3, "noise": 3, "mask": "frames-10"},
         {"name": "control", "model": "trajcontrol", "steps": 2, "noise": 2, "mask": "none"},

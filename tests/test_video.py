@@ -284,7 +284,8 @@ def test_example_cut_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -
     out = tmp_path / "run"
     assert main(["video", str(EXAMPLE), "--out", str(out), "--end", "1.5"]) == 0
     assert "45 frames" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["motion.bvh", "motion.npz", "overlay.mp4", "render.mp4", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["motion.bvh", "motion.glb", "motion.npz", "overlay.mp4", "render.mp4",
+                                                  "summary.json"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames"] == 45 and summary["detection_rate"] > 0.9
     assert set(summary["timings_s"]) >= {"decode", "detect", "lift", "ground", "reconstruct", "overlay", "render"}

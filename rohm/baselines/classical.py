@@ -28,7 +28,7 @@ from scipy.signal import butter, savgol_filter, sosfiltfilt
 
 from rohm.body import load_body
 from rohm.errors import RohmError
-from rohm.inference.prepare import DEFAULT_BETAS, fill_joints
+from rohm.inference.prepare import fill_joints
 from rohm.io.motion_file import Motion
 
 CLASSICAL_KINDS: tuple[str, ...] = ("savgol", "butterworth", "rts")
@@ -43,9 +43,11 @@ def _rest_joints(betas: tuple[float, ...]) -> np.ndarray:
 
 def rest_pose(motion: Motion) -> np.ndarray:
     """(22, 3) rest joints used for never-observed joints: the input's anny betas, else the average body."""
-    betas = DEFAULT_BETAS
-    if motion.body_model == "anny" and motion.betas is not None and np.size(motion.betas) == DEFAULT_BETAS.size:
-        betas = np.nan_to_num(np.asarray(motion.betas, dtype=np.float64).reshape(-1), nan=0.5)
+    default = load_body("anny").default_betas.numpy()
+    betas = default
+    if motion.body_model == "anny" and motion.betas is not None and np.size(motion.betas) == default.size:
+        betas = np.asarray(motion.betas, dtype=np.float64).reshape(-1)
+        betas = np.where(np.isnan(betas), default, betas)
     return _rest_joints(tuple(float(b) for b in betas))
 
 

@@ -84,6 +84,14 @@ class AnnyBody(BodyModel):
     name = "anny"
     num_betas = 6
 
+    @property
+    def default_betas(self) -> torch.Tensor:
+        return torch.tensor(DEFAULT_BETAS, dtype=torch.float64)
+
+    @property
+    def shape_bounds(self) -> tuple[float, float]:
+        return (0.0, 1.0)  # phenotypes are proportions of their range
+
     def __init__(self, cache_dir: str | Path | None = None) -> None:
         super().__init__()
         self._model = _load_anny(str(cache_dir or anny_cache_dir()))

@@ -29,6 +29,17 @@ class BodyModel(torch.nn.Module):
     name: str = ""
     num_betas: int = 0
 
+    @property
+    def default_betas(self) -> torch.Tensor:
+        """(num_betas,) float64 shape of the body's average person (used when a motion has none)."""
+        return torch.zeros(self.num_betas, dtype=torch.float64)
+
+    @property
+    def shape_bounds(self) -> tuple[float, float]:
+        """(low, high): the range every shape value may take (augmentation draws from it,
+        shape fits are clamped to it)."""
+        return (-2.0, 2.0)
+
     def rest_joints(self, betas: torch.Tensor) -> torch.Tensor:
         """(B, num_betas) -> (B, 22, 3) zero-pose joints, differentiable in betas."""
         raise NotImplementedError

@@ -1,10 +1,13 @@
 """`rohm data build`: raw mocap (BVH or motion npz) -> one motion npz per clip, split, with a summary.
 
-Pipeline: read every clip as body-joint positions at the target fps (in parallel),
-fit one body shape per performer, retarget every clip to body parameters, label
-foot contacts, write DIR/{train,val,test}/<clip>.npz, the train split's feature
-normalisation statistics (DIR/normalization.safetensors) and DIR/summary.json. Output
-goes to a temporary folder that replaces DIR only when everything succeeded.
+Pipeline: read every clip as body-joint positions at the target fps (in parallel; each
+BVH through the given joint map or the built-in one its joint names match; leading T-pose
+frames dropped), set aside clips whose motion no person can make (`rohm.data.quality`;
+listed with their reasons in summary.json under "flagged", kept only on request), fit one
+body shape per performer, retarget every clip to body parameters, label foot contacts,
+write DIR/{train,val,test}/<clip>.npz, the train split's feature normalisation statistics
+(DIR/normalization.safetensors) and DIR/summary.json. Output goes to a temporary folder
+that replaces DIR only when everything succeeded.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import multiprocessing as mp
 import shutil
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -40,14 +43,14 @@ SHAPE_FIT_FRAMES = 200
 SHAPE_FIT_STEPS = 100
 
 
-def _read_one(path: Path, joint_map: JointMap, fps: float) -> SourceClip | RohmError:
+def _read_one(path: Path, joint_map: JointMap | None, fps: float) -> SourceClip | RohmError:
     try:
         return read_clip(path, joint_map, fps)
     except RohmError as exc:
         return exc
 
 
-def read_all(files: list[Path], joint_map: JointMap, fps: float, workers: int) -> list[SourceClip]:
+def read_all(files: list[Path], joint_map: JointMap | None, fps: float, workers: int) -> list[SourceClip]:
     """Read every clip (in `workers` processes); the first bad file stops the build."""
     reader: Callable[[Path], SourceClip | RohmError] = partial(_read_one, joint_map=joint_map, fps=fps)
     clips: list[SourceClip] = []
@@ -101,14 +104,41 @@ def check_output_folder(out: Path, source: Path) -> None:
         raise RohmError("output exists and is not a previous rohm data build; refusing to replace it", out)
 
 
+def _flag_report(clips: list[SourceClip], keep_flagged: bool) -> dict[str, Any]:
+    """summary.json's account of dropped T-pose frames and of clips with impossible motion."""
+    flagged = [c for c in clips if c.problems]
+    counts = Counter(p["check"] for c in flagged for p in c.problems)
+    dropped = [c for c in clips if c.dropped_frames]
+    return {
+        "leading_tpose_dropped": {"clips": len(dropped), "source_frames": sum(c.dropped_frames for c in dropped)},
+        "flagged": {
+            "excluded": not keep_flagged, "count": len(flagged), "by_check": dict(sorted(counts.items())),
+            "frame_numbers": "at the build's fps, counted after the dropped leading T-pose frames",
+            "clips": [{"clip": c.stem, "file": Path(c.path).name, "reasons": [p["reason"] for p in c.problems],
+                       "problems": c.problems} for c in flagged],
+        },
+    }
+
+
 def build_dataset(source: str | Path, out: str | Path, joint_map_path: str | Path | None = None,
-                  fps: float = 30.0, workers: int = 2) -> dict[str, Any]:
-    """Build the dataset; returns the summary that is also written to out/summary.json."""
+                  fps: float = 30.0, workers: int = 2, keep_flagged: bool = False,
+                  split: str | None = None) -> dict[str, Any]:
+    """Build the dataset; returns the summary that is also written to out/summary.json.
+
+    joint_map_path: a JSON joint map, a built-in map's name (bandai, cmu, mixamo, smplx), or
+    None to detect each BVH's map from its joint names. keep_flagged: also write clips whose
+    motion failed the source-data checks (they are always listed in the summary). split: put
+    every clip in this split (e.g. "val" for an evaluation-only set such as CMU: with no train
+    split the build writes no normalisation statistics, so nothing can train on it); default:
+    `rohm.data.splits.split_of` per clip name.
+    """
     source, out = Path(source), Path(out)
     if not fps > 0:
         raise RohmError(f"--fps must be positive, got {fps}")
+    if split is not None and split not in SPLITS:
+        raise RohmError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     check_output_folder(out, source)
-    joint_map = load_joint_map(joint_map_path)
+    joint_map = None if joint_map_path is None else load_joint_map(joint_map_path)
     start = time.time()
     out.parent.mkdir(parents=True, exist_ok=True)
     with source_folder(source, out.parent) as folder:
@@ -120,13 +150,23 @@ def build_dataset(source: str | Path, out: str | Path, joint_map_path: str | Pat
         if dupes:
             raise RohmError(f"clip names must be unique; repeated: {', '.join(dupes[:5])}", source)
         clips = read_all(files, joint_map, fps, workers)
+    report = _flag_report(clips, keep_flagged)
+    kept = clips if keep_flagged else [c for c in clips if not c.problems]
+    if not kept:
+        first = clips[0]
+        raise RohmError(f"every clip failed the source-data checks (e.g. {first.stem}: {first.problems[0]['reason']}); "
+                        "nothing to write", source)
     body = load_body("anny")
-    fits = fit_subjects(clips, body)
+    fits = fit_subjects(kept, body)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
-        summary = _write_clips(clips, fits, body, tmp, fps)
-        summary.update(source=str(source), joint_map=joint_map.origin, fps=fps, body_model="anny",
-                       joints=list(JOINT_NAMES), build_seconds=round(time.time() - start, 1))
+        summary = _write_clips(kept, fits, body, tmp, fps, split)
+        summary.update(source=str(source), source_clips=len(clips),
+                       split_rule=f"every clip in {split}" if split else "rohm.data.splits.split_of",
+                       joint_map=joint_map.origin if joint_map else "detected from each file's joint names",
+                       joint_maps=dict(Counter(c.joint_map for c in clips if c.joint_map)), **report,
+                       fps=fps, body_model="anny", joints=list(JOINT_NAMES),
+                       build_seconds=round(time.time() - start, 1))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         _replace_folder(tmp, out)
     finally:
@@ -160,7 +200,7 @@ def retarget_clips(clips: list[SourceClip], fits: dict[str, dict[str, Any]], bod
 
 
 def _write_clips(clips: list[SourceClip], fits: dict[str, dict[str, Any]], body: BodyModel,
-                 folder: Path, fps: float) -> dict[str, Any]:
+                 folder: Path, fps: float, only_split: str | None = None) -> dict[str, Any]:
     """Retarget, label and write every clip; return the summary statistics."""
     stats = {s: {"clips": 0, "frames": 0} for s in SPLITS}
     clip_errors: list[float] = []
@@ -176,13 +216,14 @@ def _write_clips(clips: list[SourceClip], fits: dict[str, dict[str, Any]], body:
         joints = res.joints.numpy()
         err = res.error.numpy()
         contacts = foot_contacts(joints, fps)
-        split = split_of(clip.stem)
+        split = only_split or split_of(clip.stem)
         motion = Motion(
             joints=joints, fps=fps, trans=res.trans.numpy(), root_orient=res.root_orient.numpy(),
             pose_body=res.pose_body.numpy(), betas=np.asarray(fit["betas"]), body_model="anny",
             contacts=contacts.astype(np.float64),
             extras={"source": np.asarray(Path(clip.path).name), "subject": np.asarray(fit["id"]),
-                    "retarget_error_mm": np.asarray(1000 * err.mean())},
+                    "retarget_error_mm": np.asarray(1000 * err.mean()),
+                    "source_first_frame": np.asarray(clip.dropped_frames)},  # leading T-pose frames dropped
         )
         save_motion(motion, folder / split / f"{clip.stem}.npz")
         if split == "train":

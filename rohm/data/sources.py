@@ -1,7 +1,10 @@
 """Reading raw motion sources for the data build: BVH or motion npz files, in a folder or an archive.
 
 Each file becomes body-joint positions (N, 22, 3) in metres, y-up, at the target
-frame rate, plus a subject signature used to fit one body shape per performer.
+frame rate, plus a subject signature used to fit one body shape per performer. A BVH's
+joint map is the one given, else the built-in map detected from its joint names. Leading
+T-pose frames are dropped and the motion is checked for what no person can do
+(`rohm.data.quality`); the problems found travel with the clip.
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ import tarfile
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from rohm.data.joint_map import JointMap
+from rohm.data.joint_map import JointMap, detect_joint_map
+from rohm.data.quality import bone_stretch, check_motion, leading_tpose
 from rohm.errors import RohmError
 from rohm.io.bvh import read_bvh
 from rohm.io.motion_file import load_motion
+from rohm.skeleton import JOINT_NAMES, PARENTS
 
 MOTION_SUFFIXES = (".bvh", ".npz")
 _ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".zip")
@@ -34,6 +40,9 @@ class SourceClip:
     joints: np.ndarray  # (N, 22, 3) metres, y-up
     fps: float
     subject: str
+    joint_map: str = ""  # the built-in map's name or the JSON file; "" for npz sources
+    dropped_frames: int = 0  # leading T-pose frames dropped, at the source's frame rate
+    problems: list[dict[str, Any]] = field(default_factory=list)  # rohm.data.quality findings
 
 
 def is_archive(path: Path) -> bool:
@@ -88,15 +97,24 @@ def _bvh_subject(names: list[str], parents: list[int], offsets: np.ndarray) -> s
     return "bvh:" + ",".join(lengths)
 
 
-def read_clip(path: Path, joint_map: JointMap, target_fps: float) -> SourceClip:
-    """Read one BVH or npz file into body-joint positions at the target frame rate."""
+def read_clip(path: Path, joint_map: JointMap | None, target_fps: float) -> SourceClip:
+    """Read one BVH or npz file into body-joint positions at the target frame rate.
+
+    `joint_map` None: the built-in map detected from the BVH's joint names.
+    """
+    map_name = ""
     if path.suffix.lower() == ".bvh":
         bvh = read_bvh(path)
-        joints = joint_map.apply(bvh.skeleton.names, bvh.global_positions(), path)
-        fps, subject = bvh.fps, _bvh_subject(bvh.skeleton.names, bvh.skeleton.parents, bvh.skeleton.offsets)
+        names, parents = bvh.skeleton.names, bvh.skeleton.parents
+        jmap = joint_map if joint_map is not None else detect_joint_map(names, path)
+        positions = bvh.global_positions()
+        joints, metres_per_unit = jmap.to_body(names, positions, path)
+        fps, subject = bvh.fps, _bvh_subject(names, parents, bvh.skeleton.offsets)
+        map_name = jmap.name or jmap.origin
     else:
         motion = load_motion(path)
         joints, fps = motion.joints, motion.fps
+        positions, names, parents, metres_per_unit = joints, list(JOINT_NAMES), PARENTS, 1.0
         subject = "npz:" + ("default" if motion.betas is None else ",".join(f"{b:.2f}" for b in motion.betas))
     if joints.shape[0] == 0:
         raise RohmError("empty sequence (0 frames)", path)
@@ -104,4 +122,8 @@ def read_clip(path: Path, joint_map: JointMap, target_fps: float) -> SourceClip:
         raise RohmError("every joint of every frame is missing (NaN)", path)
     if not np.isfinite(joints).all():
         raise RohmError("clip has missing or non-finite joint positions; training data must be complete", path)
-    return SourceClip(path.stem, str(path), resample(joints, fps, target_fps), target_fps, subject)
+    drop = leading_tpose(joints, fps)
+    stretch = bone_stretch(positions[drop:], parents, names, metres_per_unit)
+    joints = resample(joints[drop:], fps, target_fps)
+    problems = ([stretch] if stretch else []) + check_motion(joints, target_fps)
+    return SourceClip(path.stem, str(path), joints, target_fps, subject, map_name, drop, problems)

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,26 +40,67 @@ class Protocol:
     noise: float
     occlusion: str  # "lower", "frames-10", "none" (rohm corrupt) or "camera" (rohm.virtual_camera)
     title: str
+    shape: tuple[float, ...] | None = None  # re-pose ground truth and input on this body shape first
+
+
+# The shape grid (anny phenotypes: gender, age, muscle, weight, height, proportions): the same
+# test motions re-posed on bodies the training data does not have, across the phenotype range.
+SHAPE_GRID: dict[str, tuple[float, ...]] = {
+    "default": (0.5, 0.5, 0.5, 0.5, 0.5, 0.5),  # anny's average body, the one `rohm video` starts from
+    "female": (0.0, 0.5, 0.5, 0.5, 0.5, 0.5),
+    "male": (1.0, 0.5, 0.5, 0.5, 0.5, 0.5),
+    "heavy-short-longlegs": (0.5, 0.5, 0.5, 1.0, 0.0, 1.0),
+    "tall-slim": (0.5, 0.5, 0.3, 0.0, 1.0, 0.5),
+    "tall-muscular-male": (1.0, 0.5, 1.0, 0.5, 0.9, 0.5),
+    "older-heavy-female": (0.0, 1.0, 0.3, 0.8, 0.4, 0.3),
+    "child": (0.5, 0.25, 0.5, 0.5, 0.5, 0.5),
+    "short-legs": (0.5, 0.7, 0.5, 0.6, 0.6, 0.0),
+}
 
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in [
     *(Protocol(f"occl-k{k}", float(k), "lower", f"Occ-L, k={k}") for k in range(1, 8)),
     Protocol("occ10-k3", 3.0, "frames-10", "Occ-10%, k=3"),
     Protocol("cam-k3", 3.0, "camera", "Cam (2D + depth-noisy 3D + occluder), k=3"),
+    *(Protocol(f"shape-{name}", 3.0, "lower", f"Occ-L, k=3, re-posed on the {name} shape", shape)
+      for name, shape in SHAPE_GRID.items()),
 ]}
+SHAPE_PROTOCOLS = tuple(f"shape-{name}" for name in SHAPE_GRID)
 MAIN_PROTOCOLS = ("occl-k3", "occl-k5", "occl-k7", "occ10-k3", "cam-k3")
 SWEEP = tuple(f"occl-k{k}" for k in range(1, 8))
 DEFAULT_PROTOCOLS = tuple(dict.fromkeys(MAIN_PROTOCOLS + SWEEP))
 
 METHODS = ("input", "classical", "optim", "mdm++", "rohm", "rohm-paper", "rohm-no-trajcontrol", "rohm-k1",
-           "rohm-no-guidance", "rohm-no-skate", "rohm-no-footlock")
+           "rohm-no-guidance", "rohm-no-skate", "rohm-no-footlock", "rohm-no-gap",
+           "paper-k1", "paper-k2-no-tc", "paper-k2", "paper-k2-no-guidance")
+# Ablations of the paper's mechanisms under its own conditioning (Settings.paper_fast): Fig. 3 right.
+PAPER_ABLATION_PROTOCOLS = ("occl-k3", "occl-k5", "occl-k7")
 # Where each method runs by default: ablations and the slow paper setting only on the main protocols.
 METHOD_PROTOCOLS: dict[str, tuple[str, ...]] = {
     "optim": MAIN_PROTOCOLS, "rohm-paper": ("occl-k3",), "rohm-no-trajcontrol": ("occl-k3", "cam-k3"),
     "rohm-k1": ("occl-k3", "cam-k3"), "rohm-no-guidance": ("occl-k3", "cam-k3"), "rohm-no-skate": ("occl-k3", "cam-k3"),
-    "rohm-no-footlock": ("occl-k3", "occ10-k3", "cam-k3"),
+    "rohm-no-footlock": ("occl-k3", "occ10-k3", "cam-k3"), "rohm-no-gap": ("occ10-k3", "cam-k3"),
+    **{m: PAPER_ABLATION_PROTOCOLS for m in ("paper-k1", "paper-k2-no-tc", "paper-k2", "paper-k2-no-guidance")},
 }
-PAPER_CLIPS = 12  # rohm-paper costs ~25-60 s per clip on 2 cores: an evenly spread subset of the clips
+
+
+def reposed(gt: Motion, shape: tuple[float, ...]) -> Motion:
+    """The ground-truth clip's motion on another body shape (rohm.body.shape.repose), contacts
+    relabelled."""
+    import dataclasses
+
+    import torch
+
+    from rohm.body import load_body
+    from rohm.body.shape import repose
+    from rohm.data.contacts import foot_contacts
+
+    body = load_body(gt.body_model)
+    t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))[None]  # noqa: E731
+    trans, joints = repose(body, t(gt.betas), t(shape), t(gt.root_orient), t(gt.pose_body), t(gt.trans))
+    joints = joints[0].numpy()
+    return dataclasses.replace(gt, joints=joints, trans=trans[0].numpy(), betas=np.asarray(shape, dtype=np.float64),
+                               contacts=foot_contacts(joints, gt.fps))
 
 
 def make_input(protocol: Protocol, gt: Motion, seed: int) -> Motion:
@@ -94,7 +135,12 @@ def build_method(name: str, weights: str | Path | None = None) -> Method:
         return lambda m: mdm.reconstruct(m, Settings())
     variants = {"rohm": Settings(), "rohm-paper": Settings.paper(), "rohm-no-trajcontrol": Settings(trajcontrol=False),
                 "rohm-k1": Settings(iterations=1), "rohm-no-guidance": Settings(guidance=False),
-                "rohm-no-skate": Settings(skate_weight=0.0), "rohm-no-footlock": Settings(foot_lock=False)}
+                "rohm-no-skate": Settings(skate_weight=0.0), "rohm-no-footlock": Settings(foot_lock=False),
+                "rohm-no-gap": Settings(gap_weight=0.0, joint_gap_weight=0.0),
+                "paper-k1": replace(Settings.paper_fast(), iterations=1),
+                "paper-k2-no-tc": replace(Settings.paper_fast(), trajcontrol=False),
+                "paper-k2": Settings.paper_fast(),
+                "paper-k2-no-guidance": replace(Settings.paper_fast(), guidance=False)}
     if name not in variants:
         raise RohmError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
     rec, settings = Reconstructor.from_pretrained(weights), variants[name]
@@ -128,7 +174,10 @@ def _run_clip(task: tuple[str, int, str, int, tuple[str, ...]]) -> dict[str, Any
     """Corrupt one clip and score the asked methods on it (runs in a worker process)."""
     protocol_name, index, path, seed, methods = task
     gt = load_motion(path)
-    inp = make_input(PROTOCOLS[protocol_name], gt, seed + index)
+    protocol = PROTOCOLS[protocol_name]
+    if protocol.shape is not None:
+        gt = reposed(gt, protocol.shape)
+    inp = make_input(protocol, gt, seed + index)
     row: dict[str, Any] = {"clip": Path(path).stem, "index": index, "frames": gt.num_frames, "methods": {}}
     for name in methods:
         if name not in _WORKER["methods"]:
@@ -171,17 +220,14 @@ def forget(jsonl: Path, methods: Sequence[str]) -> None:
 
 def plan(protocols: Sequence[str], methods: Sequence[str], clips: Sequence[Path],
          all_pairs: bool = False) -> dict[str, dict[str, list[int]]]:
-    """protocol -> method -> clip indices to run: METHOD_PROTOCOLS and PAPER_CLIPS unless `all_pairs`."""
+    """protocol -> method -> clip indices to run: every clip, on METHOD_PROTOCOLS unless `all_pairs`."""
     out: dict[str, dict[str, list[int]]] = {}
     for p in protocols:
         out[p] = {}
         for m in methods:
             if not all_pairs and p not in METHOD_PROTOCOLS.get(m, tuple(PROTOCOLS)):
                 continue
-            idx = list(range(len(clips)))
-            if m == "rohm-paper" and not all_pairs:
-                idx = idx[:: max(1, len(idx) // PAPER_CLIPS)][:PAPER_CLIPS]
-            out[p][m] = idx
+            out[p][m] = list(range(len(clips)))
     return out
 
 
@@ -296,7 +342,13 @@ def machine_info(workers: int) -> dict[str, Any]:
             "torch": torch.__version__, "python": platform.python_version()}
 
 
+PROTOCOL_GROUPS: dict[str, tuple[str, ...]] = {"shape": SHAPE_PROTOCOLS, "main": MAIN_PROTOCOLS, "sweep": SWEEP}
+
+
 def parse_list(text: str | None, default: Sequence[str]) -> list[str]:
-    """Comma-separated names, or the default."""
-    return list(default) if not text else [t.strip() for t in text.split(",") if t.strip()]
+    """Comma-separated names (a protocol group name such as `shape` stands for its members), or the default."""
+    if not text:
+        return list(default)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    return list(dict.fromkeys(m for n in names for m in PROTOCOL_GROUPS.get(n, (n,))))
 

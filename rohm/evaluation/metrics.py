@@ -2,8 +2,10 @@
 
 GMPJPE / MPJPE (mm, global / pelvis-aligned) split into visible, occluded and all
 joints by the input's observation mask; Accel (m/s^2) acceleration error; Contact
-foot-contact accuracy; Skating foot skating ratio; Dist ground penetration (mm).
-All joints in metres, y-up, floor at y = 0.
+foot-contact accuracy; Skating (share of the ground truth's planted foot frames in which the
+prediction's foot slides), Float (mm a planted foot is held too high) and Dist (mm of ground
+penetration), all three against the ground truth's own feet (see the constants below).
+All joints in metres, y-up.
 """
 
 from __future__ import annotations
@@ -15,13 +17,19 @@ import numpy as np
 from rohm.data.contacts import foot_contacts
 from rohm.errors import RohmError
 from rohm.io.motion_file import Motion
-from rohm.skeleton import ANKLE_JOINTS, FOOT_JOINTS, TOE_JOINTS
+from rohm.skeleton import FOOT_JOINTS
 
-# Sliding (paper, Sec. 5.2): every foot joint faster than 10 cm/s while both toes
-# are below 10 cm and both ankles below 15 cm.
-SKATE_SPEED = 0.10  # m/s
-SKATE_TOE_HEIGHT = 0.10  # m
-SKATE_ANKLE_HEIGHT = 0.15  # m
+# Plausibility is measured against the ground truth's own feet, not the paper's absolute SMPL-X
+# heights: on another body (anny's ankle stands at ~14.5 cm, SMPL-X's lower) absolute heights
+# decide whether a floating foot counts at all, and a 1 cm shift of the whole body changed the
+# old ratio 1.5-2x. A foot joint is *planted* where the ground truth holds it still (horizontal
+# speed below PLANTED_SPEED) within GROUNDED_MARGIN of its own lowest height in the clip.
+# Speeds are taken over SPEED_SPAN seconds so that millimetres of frame-to-frame jitter do not
+# read as sliding.
+GROUNDED_MARGIN = 0.05  # m
+PLANTED_SPEED = 0.05  # m/s, ground truth
+SKATE_SPEED = 0.075  # m/s, prediction: a planted foot moving faster slides
+SPEED_SPAN = 1.0 / 6.0  # s
 
 
 def _mean(values: np.ndarray) -> float | None:
@@ -41,25 +49,52 @@ def acceleration(joints: np.ndarray, fps: float) -> np.ndarray:
     return (joints[2:] - 2.0 * joints[1:-1] + joints[:-2]) * fps**2
 
 
-def skating_ratio(joints: np.ndarray, fps: float) -> float | None:
-    """Share of the N-1 frame pairs in which the feet slide (speed from forward differences,
-    heights at the first frame of the pair); None for a single frame."""
-    if joints.shape[0] < 2:
+def speed_span(fps: float) -> int:
+    """Frames over which foot speed is measured (SPEED_SPAN seconds, at least one)."""
+    return max(1, round(SPEED_SPAN * fps))
+
+
+def horizontal_speed(joints: np.ndarray, fps: float) -> np.ndarray:
+    """(N, J, 3) -> (N-s, J) speed in the floor plane (m/s) from frame n to frame n+s, s = speed_span(fps)."""
+    s = speed_span(fps)
+    return np.linalg.norm(joints[s:, :, [0, 2]] - joints[:-s, :, [0, 2]], axis=-1) * fps / s
+
+
+def planted_feet(gt_joints: np.ndarray, fps: float) -> np.ndarray:
+    """(N-s, 4) bool (s = speed_span(fps); frame n to n+s): ground-truth foot joints (FOOT_JOINTS
+    order) held still on the floor: slower than PLANTED_SPEED, within GROUNDED_MARGIN of their
+    lowest height in the clip."""
+    feet = gt_joints[:, FOOT_JOINTS]
+    low = feet[..., 1].min(axis=0)
+    near = feet[:-speed_span(fps), :, 1] - low < GROUNDED_MARGIN
+    return near & (horizontal_speed(feet, fps) < PLANTED_SPEED)
+
+
+def skating_ratio(joints: np.ndarray, fps: float, planted: np.ndarray) -> float | None:
+    """Share of the ground truth's planted foot-joint frames in which the prediction's joint
+    slides faster than SKATE_SPEED in the floor plane; None when nothing is planted."""
+    if not planted.any():
         return None
-    speed = np.linalg.norm(np.diff(joints[:, FOOT_JOINTS], axis=0), axis=-1) * fps
-    toes_low = (joints[:-1, TOE_JOINTS, 1] < SKATE_TOE_HEIGHT).all(axis=1)
-    ankles_low = (joints[:-1, ANKLE_JOINTS, 1] < SKATE_ANKLE_HEIGHT).all(axis=1)
-    return float(((speed > SKATE_SPEED).all(axis=1) & toes_low & ankles_low).mean())
+    return float((horizontal_speed(joints[:, FOOT_JOINTS], fps)[planted] > SKATE_SPEED).mean())
 
 
-def penetration_mm(joints: np.ndarray) -> float:
-    """Mean of max(0, -y) over every toe-frame, in mm.
+def float_mm(joints: np.ndarray, gt_joints: np.ndarray, planted: np.ndarray) -> float | None:
+    """Foot float (mm): how far above the ground truth's planted foot joint the prediction holds
+    it, mean of max(0, y - y_gt) over the planted joint-frames."""
+    if not planted.any():
+        return None
+    n = planted.shape[0]
+    above = np.maximum(0.0, joints[:n, FOOT_JOINTS, 1] - gt_joints[:n, FOOT_JOINTS, 1])
+    return float(above[planted].mean() * 1000.0)
 
-    Averaged over all toe-frames (not only penetrating ones), so a motion that
-    never goes below the floor scores 0 and rare penetrations weigh by how often
-    they happen.
-    """
-    return float(np.maximum(0.0, -joints[:, TOE_JOINTS, 1]).mean() * 1000.0)
+
+def penetration_mm(joints: np.ndarray, gt_joints: np.ndarray) -> float:
+    """Dist (mm): ground penetration, mean of max(0, floor - y) over every foot joint-frame, where
+    a joint's floor is the lowest height the ground truth ever gives it (below it the sole is
+    in the floor). Averaged over all joint-frames, so rare penetrations weigh by how often
+    they happen."""
+    floor = gt_joints[:, FOOT_JOINTS, 1].min(axis=0)
+    return float(np.maximum(0.0, floor - joints[:, FOOT_JOINTS, 1]).mean() * 1000.0)
 
 
 def _contact_labels(motion: Motion, fps: float) -> np.ndarray:
@@ -96,14 +131,15 @@ def evaluate(pred: Motion, gt: Motion, inp: Motion | None = None) -> dict[str, A
     accel = None
     if n >= 3:
         accel = float(np.linalg.norm(acceleration(p, fps) - acceleration(g, fps), axis=-1).mean())
+    planted = planted_feet(g, fps) if n > speed_span(fps) else np.zeros((0, len(FOOT_JOINTS)), dtype=bool)
     return {
         "gmpjpe": _split(global_err, vis),
         "mpjpe": _split(local_err, vis),
         "accel": accel,
         "contact": float((_contact_labels(pred, fps) == _contact_labels(gt, fps)).mean()),
-        "skating": skating_ratio(p, fps),
-        "skating_gt": skating_ratio(g, fps),
-        "dist": penetration_mm(p),
+        "skating": skating_ratio(p, fps, planted),
+        "float": float_mm(p, g, planted),
+        "dist": penetration_mm(p, g),
         "frames": {"pred": n, "gt": gt.num_frames, "input": None if inp is None else inp.num_frames},
     }
 
@@ -131,8 +167,8 @@ def format_table(results: dict[str, Any]) -> str:
         r = results[key]
         rows.append(f"{label:<16}" + "".join(f"{_cell(r[s], 1):>10}" for s in ("vis", "occ", "all")))
     for key, label, digits in (("accel", "Accel (m/s^2)", 3), ("contact", "Contact (acc)", 3),
-                               ("skating", "Skating", 3), ("skating_gt", "Skating (gt)", 3),
-                               ("dist", "Dist (mm)", 1)):
+                               ("skating", "Skating", 3),
+                               ("float", "Float (mm)", 1), ("dist", "Dist (mm)", 1)):
         rows.append(f"{label:<16}{'':>20}{_cell(results[key], digits):>10}")
     f = results["frames"]
     rows.append(f"frames: pred {f['pred']}, gt {f['gt']}, input {'-' if f['input'] is None else f['input']}")

@@ -14,7 +14,7 @@ from rohm.io.atomic import atomic_path, write_text_atomic  # noqa: E402
 
 COLUMNS = (("gmpjpe.vis", "GMPJPE vis", 1), ("gmpjpe.occ", "GMPJPE occ", 1), ("gmpjpe.all", "GMPJPE all", 1),
            ("mpjpe.all", "MPJPE all", 1), ("accel", "Accel", 2), ("contact", "Cont", 3), ("skating", "Skat", 3),
-           ("dist", "Dist", 1), ("seconds_per_144_frames", "s/144 f", 3))
+           ("float", "Float", 1), ("dist", "Dist", 1), ("seconds_per_144_frames", "s/144 f", 3))
 LOWER_IS_BETTER = {"contact": False}
 
 NOTE = """How these numbers were made: every clip of the split is corrupted once per protocol with seed
@@ -23,12 +23,19 @@ every frame, Occ-10% the whole body over one run of 10% of the frames, after the
 (k degrees on joint rotations, k cm on the translation, through forward kinematics). Cam is a
 virtual monocular camera (2D keypoints with 2 px noise, 3D with depth errors along the camera ray,
 a sliding foreground occluder; see rohm/virtual_camera.py). Metrics are frame-weighted means over
-clips (GMPJPE/MPJPE/Dist in mm, Accel in m/s^2, Skating a ratio of frames, Contact an accuracy);
+clips (GMPJPE/MPJPE/Float/Dist in mm, Accel in m/s^2, Contact an accuracy). Skating is the share
+of the ground truth's planted foot-joint frames (still, within 5 cm of that joint's lowest height in
+the clip) in which the method's foot moves faster than 7.5 cm/s horizontally (speed over 1/6 s);
+Float how far above the ground truth such a planted foot is held; Dist how far feet sink below the
+lowest height the ground truth gives them (rohm/evaluation/metrics.py);
 vis/occ split the joints the input had/lacked. s/144 f is wall time per 144 frames on the machine
 below, with the worker count shown. Best per column in bold. Methods: rohm is the default
 `Settings()` (K = 2, DDIM 10/20 steps, guidance, drift correction and joint anchoring with gap
-weights, foot locking); rohm-paper the paper's DDPM sampling (100/1000 steps) on an evenly spread subset;
-the rohm-no-* rows each turn one part off; mdm++ shares rohm's windows and post-processing
+weights, foot locking); rohm-paper is Algorithm 1 as the paper writes it (`Settings.paper()`:
+iterations conditioned on the previous estimates, DDPM 100/1000 steps, unbounded guidance on the last
+100 steps, 144-frame windows, no post-processing); the paper-* rows ablate the paper's mechanisms under
+the paper's conditioning with fast DDIM sampling (`Settings.paper_fast()`); the rohm-no-* rows each
+turn one part of rohm's default off; mdm++ shares rohm's windows and post-processing
 (drift correction, anchoring, foot locking) without guidance. The paper's Tab. 1 is on AMASS with
 SMPL-X; these are on Bandai Namco mocap with the anny body: compare trends, not numbers."""
 

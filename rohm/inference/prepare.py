@@ -5,7 +5,8 @@ every frame; what is missing is then hidden by the mask, never trusted:
 - files with anny parameters: NaN rotations become identity, NaN root/translation frames
   are filled from the nearest observed frame;
 - joints-only (or SMPL-X) files: the anny shape is fitted to fully observed frames (so bone
-  lengths match), missing joints are filled by linear interpolation in time (nearest frame
+  lengths match), or, where no frame shows the whole body, to the median lengths of the
+  bones that are seen (`rohm.body.shape`); missing joints are filled by linear interpolation in time (nearest frame
   at the ends; joints never observed are placed by the rest pose relative to their
   parent), then everything is retargeted to anny by inverse kinematics.
 """
@@ -18,12 +19,12 @@ import numpy as np
 import torch
 
 from rohm.body import BodyModel
+from rohm.body.shape import fit_bone_lengths, observed_bone_lengths
 from rohm.data.retarget import fit_shape, retarget, two_axis_rotation
 from rohm.errors import RohmError
 from rohm.io.motion_file import Motion
 from rohm.skeleton import NUM_JOINTS, PARENTS
 
-DEFAULT_BETAS = np.full(6, 0.5)
 SHAPE_FRAMES = 8  # fully observed frames used to fit the body shape of a joints-only input
 SHAPE_STEPS = 20  # with SHAPE_LR: ~6 mm retargeting error vs ~21 mm for the average body, 0.5 s
 SHAPE_LR = 0.15
@@ -39,6 +40,7 @@ class Prepared:
     betas: np.ndarray
     joints: np.ndarray
     observed: np.ndarray
+    shape_source: str  # "input" (the file's betas), "fitted" (to its joints) or "default"
 
 
 def fill_in_time(values: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -84,14 +86,18 @@ def fill_joints(joints: np.ndarray, observed: np.ndarray, rest: np.ndarray) -> n
     return out
 
 
-def fit_body_shape(joints: np.ndarray, observed: np.ndarray, body: BodyModel) -> np.ndarray:
-    """anny betas fitted to up to SHAPE_FRAMES fully observed frames; the average body without any."""
+def fit_body_shape(joints: np.ndarray, observed: np.ndarray, body: BodyModel) -> tuple[np.ndarray, str]:
+    """(betas, source): fitted to up to SHAPE_FRAMES fully observed frames, else to the lengths of
+    the bones that are observed ("fitted"); the body's default shape without any bone."""
     full = np.flatnonzero(observed.all(axis=1))
-    if full.size == 0 or body.name != "anny":
-        return DEFAULT_BETAS.copy()
-    pick = full[np.linspace(0, full.size - 1, min(SHAPE_FRAMES, full.size)).round().astype(int)]
-    betas, _ = fit_shape(body, torch.as_tensor(joints[pick], dtype=torch.float64), steps=SHAPE_STEPS, lr=SHAPE_LR)
-    return betas.numpy()
+    if full.size:
+        pick = full[np.linspace(0, full.size - 1, min(SHAPE_FRAMES, full.size)).round().astype(int)]
+        betas, _ = fit_shape(body, torch.as_tensor(joints[pick], dtype=torch.float64), steps=SHAPE_STEPS, lr=SHAPE_LR)
+        return betas.numpy(), "fitted"
+    lengths = observed_bone_lengths(joints, observed)
+    if np.isnan(lengths).all():
+        return body.default_betas.numpy(), "default"
+    return fit_bone_lengths(body, lengths), "fitted"
 
 
 def prepare(motion: Motion, body: BodyModel) -> Prepared:
@@ -100,7 +106,9 @@ def prepare(motion: Motion, body: BodyModel) -> Prepared:
     if not observed[:, 0].any():
         raise RohmError("the pelvis is never observed: the motion cannot be placed in the world")
     if motion.has_params and motion.body_model == "anny":
-        betas = DEFAULT_BETAS if motion.betas is None else np.nan_to_num(np.asarray(motion.betas, dtype=np.float64), nan=0.5)
+        default = body.default_betas.numpy()
+        betas = default if motion.betas is None else np.where(np.isnan(motion.betas), default, motion.betas)
+        source = "default" if motion.betas is None else "input"
         root_known = ~np.isnan(motion.root_orient).any(-1) & ~np.isnan(motion.trans).any(-1)
         if not root_known.any():
             raise RohmError("root_orient/trans are missing in every frame")
@@ -110,11 +118,11 @@ def prepare(motion: Motion, body: BodyModel) -> Prepared:
         with torch.no_grad():
             joints = body(torch.as_tensor(betas), torch.as_tensor(root_orient), torch.as_tensor(pose_body),
                           torch.as_tensor(trans)).joints.numpy()
-        return Prepared(root_orient, pose_body, trans, betas, joints, observed)
-    betas = fit_body_shape(motion.joints, observed, body)
+        return Prepared(root_orient, pose_body, trans, betas, joints, observed, source)
+    betas, source = fit_body_shape(motion.joints, observed, body)
     with torch.no_grad():
         rest = body.rest_joints(torch.as_tensor(betas)[None])[0]
         filled = fill_joints(np.where(observed[..., None], motion.joints, np.nan), observed, rest.numpy())
         res = retarget(rest, torch.as_tensor(filled))
     return Prepared(res.root_orient.numpy(), res.pose_body.numpy(), res.trans.numpy(), betas,
-                    res.joints.numpy(), observed)
+                    res.joints.numpy(), observed, source)

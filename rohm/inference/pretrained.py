@@ -39,10 +39,12 @@ def export_run(run: str | Path, data: str | Path, out: str | Path, networks: tup
         save_tensors(out / f"{net}.safetensors", ema, keep)
         nets[net] = {"stage": meta["stage"], "step": meta["step"],
                      "parameters": sum(v.numel() for v in ema.values())}
-    shutil.copyfile(data / "normalization.safetensors", out / "normalization.safetensors")
+    stats = run / "normalization.safetensors"  # a run's own (augmented) statistics, else the build's
+    shutil.copyfile(stats if stats.exists() else data / "normalization.safetensors", out / "normalization.safetensors")
     summary = data / "summary.json"
     fps = json.loads(summary.read_text()).get("fps", 30.0) if summary.exists() else 30.0
     manifest = {"window": cfg["window"], "fps": fps, "networks": nets, "stages_done": state["done"],
+                "augment": cfg.get("augment", {}), "init_weights": cfg.get("init_weights"),
                 "traj_diffusion_steps": cfg["traj_diffusion_steps"], "pose_diffusion_steps": cfg["pose_diffusion_steps"]}
     write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=2))
     return out

@@ -52,6 +52,10 @@ MIN_FRAMES = 3  # velocities and contacts need neighbours; acceleration needs th
 MODEL_FPS = 30.0  # rate of the training data when a weights manifest does not say
 
 
+PAPER_CONDITIONING: dict[str, Any] = dict(anchor_input=False, drift_sigma=None, joint_sigma=None, foot_lock=False,
+                                          window=144)
+
+
 @dataclass
 class Settings:
     """Inference settings; the defaults are the fast CPU setting."""
@@ -80,15 +84,29 @@ class Settings:
     foot_drop: float = 0.0  # metres the body may be lowered so a leg reaches its pinned foot (video: 0.08)
     samples: int = 1
     batch_windows: int = 32  # windows (x samples) denoised together; bounds memory
+    window: int | None = None  # frames per window (None: the length the networks were trained on)
 
     @classmethod
     def paper(cls) -> Settings:
-        """The paper's full ancestral sampling (100 TrajNet and 1000 PoseNet steps per iteration,
-        guidance on the last 100)."""
-        return cls(traj_steps=None, pose_steps=None, method="ddpm", guidance_steps=None)
+        """Algorithm 1 as the paper writes it: iterations conditioned on the previous estimates
+        (Eq. 10-11), full ancestral DDPM (100 TrajNet / 1000 PoseNet steps), unbounded guidance
+        (Eq. 12-14) on the last 100 PoseNet steps, 144-frame windows, none of rohm's
+        post-processing (drift correction, joint anchoring, foot locking). Windows still
+        overlap and cross-fade (the paper's code cuts hard every 143 frames)."""
+        return cls(traj_steps=None, pose_steps=None, method="ddpm", guidance_steps=100, guidance_clip=None,
+                   **PAPER_CONDITIONING)
+
+    @classmethod
+    def paper_fast(cls) -> Settings:
+        """The paper's conditioning and no post-processing (as `paper`), sampled with rohm's
+        fast DDIM steps (guidance bounded, which coarse steps need): for ablations of the
+        paper's mechanisms at a cost the whole benchmark can afford."""
+        return cls(**PAPER_CONDITIONING)
 
     def check(self) -> None:
         """Refuse settings that cannot run, with one line."""
+        if self.window is not None and self.window < 8:
+            raise RohmError(f"window must be at least 8 frames, got {self.window}")
         if self.iterations < 1 or self.samples < 1 or self.batch_windows < 1:
             raise RohmError(f"iterations, samples and batch_windows must be >= 1 (got {self.iterations}, "
                             f"{self.samples}, {self.batch_windows})")
@@ -290,8 +308,9 @@ class Reconstructor:
         extras.update({f"settings_{k}": np.asarray(-1 if v is None else v) for k, v in asdict(settings).items()})
         if motion.joint_mask is not None or np.isnan(motion.joints).any():
             extras["input_joint_mask"] = motion.observed()
-        if "joints_std" in out.extras:
-            extras["joints_std"] = out.extras["joints_std"]
+        for key in ("joints_std", "shape_source"):
+            if key in out.extras:
+                extras[key] = out.extras[key]
         out.extras = extras
         out.keypoints_2d, out.keypoints_2d_conf, out.intrinsics = motion.keypoints_2d, motion.keypoints_2d_conf, motion.intrinsics
         return out
@@ -312,8 +331,9 @@ class Reconstructor:
         prep = prepare(motion, self.body)
         betas = torch.as_tensor(prep.betas, dtype=torch.float64)
         rest = self.body.rest_joints(betas[None])[0]
-        length = min(self.window, n)
-        starts = window_starts(n, self.window, min(settings.overlap, self.window // 2))
+        window = settings.window or self.window
+        length = min(window, n)
+        starts = window_starts(n, window, min(settings.overlap, window // 2))
         weights = torch.as_tensor(blend_weights(n, starts, length))
         acc_rot = torch.zeros(samples, n, NUM_JOINTS, 3, 3, dtype=torch.float64)
         acc = {k: torch.zeros(samples, n, c, dtype=torch.float64) for k, c in (("trans", 3), ("contacts", 4))}
@@ -341,10 +361,11 @@ class Reconstructor:
         joints, _ = forward_kinematics_rotmat(rest, local, acc["trans"])
         aa = roma.rotmat_to_rotvec(local[0])
         extras = {"joints_std": joints.std(dim=0, unbiased=False).norm(dim=-1).numpy()} if samples > 1 else {}
+        extras["shape_source"] = np.str_(prep.shape_source)
         return Motion(joints=joints[0].numpy(), fps=motion.fps, trans=acc["trans"][0].numpy(),
                       root_orient=aa[:, 0].numpy(), pose_body=aa[:, 1:].reshape(n, 63).numpy(),
-                      betas=prep.betas.copy(), body_model="anny", contacts=acc["contacts"][0].clamp(0, 1).numpy(),
-                      extras=extras)
+                      betas=prep.betas.copy(), body_model=self.body.name,
+                      contacts=acc["contacts"][0].clamp(0, 1).numpy(), extras=extras)
 
 
 class MDMReconstructor(Reconstructor):

@@ -331,6 +331,44 @@ def read_bvh(path: str | Path) -> BVH:
     return BVH(skeleton, motion, frame_time)
 
 
+def euler_near(rotations: np.ndarray, axes: str, reference: np.ndarray) -> np.ndarray:
+    """Intrinsic Euler angles in degrees (F, 3), axes in channel order (e.g. "ZXY": R = Rz @ Rx @ Ry),
+    of rotations (F, 3, 3); of the two equivalent solutions, each shifted by whole turns, the one
+    nearest `reference` (F, 3) degrees (e.g. the input's own channels, so unchanged joints keep
+    their numbers and no channel jumps by 360 degrees)."""
+    first = Rotation.from_matrix(rotations).as_euler(axes, degrees=True)
+    second = first * np.array([1.0, -1.0, 1.0]) + np.array([180.0, 180.0, 180.0])
+    candidates = np.stack([first, second])  # (2, F, 3)
+    candidates += 360.0 * np.round((reference - candidates) / 360.0)
+    pick = ((candidates - reference) ** 2).sum(-1).argmin(axis=0)
+    return candidates[pick, np.arange(len(first))]
+
+
+def with_channels(bvh: BVH, local_rotations: dict[int, np.ndarray] | None = None,
+                  local_positions: dict[int, np.ndarray] | None = None) -> BVH:
+    """A copy of `bvh` with new channel values for some joints, everything else unchanged.
+
+    local_rotations: joint index -> (F, 3, 3) rotation relative to the parent, written in the
+    joint's own channel order (which needs all three rotation channels);
+    local_positions: joint index -> (F, 3) translation relative to the parent, written to the
+    joint's position channels (axes without a channel must keep the file's value).
+    """
+    sk, motion = bvh.skeleton, bvh.motion.copy()
+    starts = sk.channel_starts()
+    for j, rot in (local_rotations or {}).items():
+        cols = [starts[j] + k for k, c in enumerate(sk.channels[j]) if c.endswith("rotation")]
+        if len(cols) != 3:
+            raise ValueError(f"joint {sk.names[j]!r} has {len(cols)} rotation channels; a free rotation needs 3")
+        axes = "".join(sk.channels[j][c - starts[j]][0] for c in cols)
+        motion[:, cols] = euler_near(np.asarray(rot, dtype=np.float64), axes, motion[:, cols])
+    for j, pos in (local_positions or {}).items():
+        pos = np.asarray(pos, dtype=np.float64)
+        for k, c in enumerate(sk.channels[j]):
+            if c.endswith("position"):
+                motion[:, starts[j] + k] = pos[:, _AXIS[c[0]]]
+    return BVH(sk, motion, bvh.frame_time)
+
+
 def _fmt(values: Sequence[float]) -> str:
     return " ".join(f"{v:.6f}" for v in values)
 

@@ -23,11 +23,22 @@ import numpy as np
 
 from rohm.errors import RohmError
 from rohm.io.atomic import atomic_path
-from rohm.skeleton import NUM_JOINTS
+from rohm.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 # z-up (AMASS) to y-up: rotate -90 degrees about x, (x, y, z) -> (x, z, -y).
 ZUP_TO_YUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 BODY_MODELS = ("anny", "smplx")
+
+# What a human body can be, in metres (anny's bodies: about 1.45 m from ankle to head along the
+# bones, longest bone 0.45 m). Beyond the first of each pair an input is refused, beyond the
+# second it gets a warning.
+MAX_BONE_M = 1.0  # median length over frames
+MAX_HEIGHT_M, TALL_HEIGHT_M = 3.0, 2.2  # ankle to head along the bones
+MIN_HEIGHT_M, SMALL_HEIGHT_M = 0.3, 0.7
+MAX_REACH_M, LONG_REACH_M = 10.0, 2.5  # any joint from the pelvis, in any frame
+MAX_BONE_CHANGE_M, NOISY_BONE_CHANGE_M = 1.0, 0.25  # spread (10th to 90th percentile) of a bone's length over frames
+_HEIGHT_CHAIN = ("knee", "hip")  # with the ankle: each leg's bones up to the pelvis, then the spine
+_SPINE_CHAIN = ("spine1", "spine2", "spine3", "neck", "head")
 
 
 @dataclass
@@ -105,6 +116,73 @@ def validate(motion: Motion, path: str | Path = "<motion>", allow_all_missing: b
     return motion
 
 
+def _bone_lengths(motion: Motion) -> np.ndarray:
+    """(N, 22) length of each joint's bone to its parent per frame; NaN where an end is unobserved (and for the pelvis)."""
+    joints = np.where(motion.observed()[..., None], motion.joints, np.nan)
+    lengths = np.full(joints.shape[:2], np.nan)
+    lengths[:, 1:] = np.linalg.norm(joints[:, 1:] - joints[:, list(PARENTS[1:])], axis=-1)
+    return lengths
+
+
+def _body_height(median: np.ndarray) -> float:
+    """Ankle to head along the bones (mean of the legs), from per-joint median bone lengths; NaN if unseen."""
+    index = {name: j for j, name in enumerate(JOINT_NAMES)}
+    legs = [sum(median[index[f"{side}_{part}"]] for part in ("ankle", *_HEIGHT_CHAIN)) for side in ("left", "right")]
+    return float(np.nanmean(legs) + sum(median[index[name]] for name in _SPINE_CHAIN)) if not np.isnan(legs).all() else float("nan")
+
+
+def _units_hint(length_m: float) -> str:
+    """A guess at the units of a too-long bone (a long bone is ~0.45 m)."""
+    for factor, unit in ((100.0, "centimetres"), (1000.0, "millimetres")):
+        if 0.1 < length_m / factor < 1.0:
+            return f" ({unit}? the joints must be in metres)"
+    return "; the joints must be in metres"
+
+
+def check_human(motion: Motion, path: str | Path = "<motion>") -> list[str]:
+    """Refuse joints no human body can produce (a RohmError naming the file); return warnings for
+    borderline ones. Looks at observed joints only: bone lengths, body height, reach, and how much
+    bone lengths change over frames (see the limits above)."""
+    lengths = _bone_lengths(motion)
+    seen = ~np.isnan(lengths).all(axis=0)
+    if not seen.any():
+        return []
+    median = np.full(NUM_JOINTS, np.nan)
+    median[seen] = np.nanmedian(lengths[:, seen], axis=0)
+    name = lambda j: f"{JOINT_NAMES[PARENTS[j]]}-{JOINT_NAMES[j]}"  # noqa: E731
+    longest = int(np.nanargmax(median))
+    if median[longest] > MAX_BONE_M:
+        raise RohmError(f"bone {name(longest)} is {median[longest]:.3g} m long: no human bone is"
+                        f"{_units_hint(median[longest])}", path)
+    height = _body_height(median)
+    if height > MAX_HEIGHT_M or height < MIN_HEIGHT_M:
+        raise RohmError(f"the body is {height:.3g} m tall (ankle to head along its bones): no human is"
+                        f"{_units_hint(height / 3)}", path)
+    warnings = []
+    if height > TALL_HEIGHT_M or height < SMALL_HEIGHT_M:
+        warnings.append(f"the body is {height:.3g} m tall (ankle to head along its bones): are the joints in metres?")
+    pelvis = np.where(motion.observed()[:, :1, None], motion.joints[:, :1], np.nan)
+    reach = np.linalg.norm(np.where(motion.observed()[..., None], motion.joints, np.nan) - pelvis, axis=-1)
+    if not np.isnan(reach).all():
+        frame, joint = np.unravel_index(np.nanargmax(reach), reach.shape)
+        far = f"in frame {frame + 1}, {JOINT_NAMES[joint]} is {reach[frame, joint]:.3g} m from the pelvis"
+        if reach[frame, joint] > MAX_REACH_M:
+            raise RohmError(f"{far}: no human body reaches that far", path)
+        if reach[frame, joint] > LONG_REACH_M:
+            count = int((reach > LONG_REACH_M).any(axis=1).sum())
+            warnings.append(f"{far} ({count} frame{'s' if count > 1 else ''} beyond {LONG_REACH_M:g} m): glitches?")
+    counted = seen & ((~np.isnan(lengths)).sum(axis=0) >= 10)
+    if counted.any():
+        low, high = np.nanpercentile(lengths[:, counted], [10, 90], axis=0)
+        worst = int(np.argmax(high - low))
+        change, bone = float(high[worst] - low[worst]), name(int(np.flatnonzero(counted)[worst]))
+        if change > MAX_BONE_CHANGE_M:
+            raise RohmError(f"bone {bone} changes length by {change:.3g} m over the frames: the joints are not one body", path)
+        if change > NOISY_BONE_CHANGE_M:
+            warnings.append(f"bone {bone} changes length by {change:.2f} m over the frames: very noisy joints")
+    return warnings
+
+
 def _params_from_amass(data: Any, path: Path) -> dict[str, Any]:
     poses = _arr(data, "poses", path)
     if poses.ndim != 2 or poses.shape[1] < 66:
@@ -126,6 +204,24 @@ def _params_from_amass(data: Any, path: Path) -> dict[str, Any]:
     )
 
 
+def file_kind(path: str | Path) -> str | None:
+    """"npz" (a zip archive, as numpy writes), "bvh" (text starting with HIERARCHY) or None,
+    from the file's first bytes; a missing or unreadable file is a RohmError."""
+    path = Path(path)
+    if not path.is_file():
+        raise RohmError("no such file", path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        raise RohmError(f"cannot read file ({exc.strerror or exc})", path) from None
+    if head.startswith(b"PK"):
+        return "npz"
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"HIERARCHY"):
+        return "bvh"
+    return None
+
+
 def load_motion(path: str | Path, body: Any = None, allow_all_missing: bool = False) -> Motion:
     """Read any supported motion npz into a validated Motion.
 
@@ -133,8 +229,11 @@ def load_motion(path: str | Path, body: Any = None, allow_all_missing: bool = Fa
     parameters but no joints; by default the body named in the file is loaded.
     """
     path = Path(path)
-    if not path.is_file():
-        raise RohmError("no such file", path)
+    kind = file_kind(path)
+    if kind == "bvh":
+        raise RohmError("a BVH file, not a motion .npz (`rohm reconstruct` reads BVH takes)", path)
+    if kind != "npz":
+        raise RohmError("not a motion .npz file (numpy's zip of arrays)", path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             data = {k: npz[k] for k in npz.files}

@@ -26,6 +26,10 @@ STD_FLOOR = 1e-3
 # (nearly) constant in the data (leaf joints, few performers), and a tiny std would turn a few
 # degrees of input noise into a huge normalised value.
 ROTATION_STD_FLOOR = 0.05
+# Positions (pelvis height, translation, pelvis-relative joints) get a 2 cm floor: with few
+# performers a joint like the hip barely moves relative to the pelvis (std ~3 mm), so another
+# body's wider hips would sit tens of standard deviations out.
+POSITION_STD_FLOOR = 0.02
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 
@@ -56,6 +60,8 @@ class Normalizer:
         floor = np.full(layout.dim, STD_FLOOR)
         for block in (layout.phi, layout.rotations, layout.betas):
             floor[block] = ROTATION_STD_FLOOR
+        for block in (layout.r_z, layout.gamma, layout.joints):
+            floor[block] = POSITION_STD_FLOOR
         std = np.maximum(np.sqrt(var), floor)
         unseen = ~valid.any(axis=0)
         mean[unseen], std[unseen] = 0.0, 1.0

@@ -20,6 +20,7 @@ from rohm.body.kinematics import forward_kinematics
 from rohm.representation import FeatureLayout, Normalizer, canonical_frame, encode, feature_mask
 from rohm.representation.canonical import apply_frames
 from rohm.skeleton import MIRROR
+from rohm.training.augment import Augmentation, reshape, swap_upper_body
 from rohm.training.clips import ClipStore, Windows
 from rohm.training.masks import make_mask
 
@@ -58,18 +59,32 @@ def add_noise(w: Windows, k: float, gen: torch.Generator) -> Windows:
                    n(w.betas, 0.01 * k).clamp(0.0, 1.0), w.contacts, w.valid)
 
 
-def make_batch(store: ClipStore, body: BodyModel, normalizer: Normalizer, batch_size: int, window: int,
-               noise: float, mask_scheme: str, rng: np.random.Generator, gen: torch.Generator,
-               mirror_prob: float = 0.5) -> Batch:
-    """Sample, augment, corrupt and encode one batch."""
-    layout: FeatureLayout = normalizer.layout
-    w = store.sample(batch_size, window, rng)
+def sample_windows(store: ClipStore, body: BodyModel, batch_size: int, window: int, rng: np.random.Generator,
+                   augment: Augmentation, mirror_prob: float = 0.5, bank: torch.Tensor | None = None) -> Windows:
+    """Clean ground-truth windows with every augmentation applied (speed, mirror, upper-body
+    swap, body shape drawn from `bank`, see rohm.training.augment.shape_bank)."""
+    w = store.sample(batch_size, window, rng, speed=augment.draw_speed(rng))
     if rng.random() < mirror_prob:
         w = mirror(w)
+    w = swap_upper_body(w, augment.upper_swap_prob, rng)
+    if bank is None or augment.shape_prob <= 0:
+        return w
+    return reshape(w, body, augment.shape_prob, rng, store.fps, bank)
+
+
+def make_batch(store: ClipStore, body: BodyModel, normalizer: Normalizer, batch_size: int, window: int,
+               noise: float, mask_scheme: str, rng: np.random.Generator, gen: torch.Generator,
+               mirror_prob: float = 0.5, augment: Augmentation = Augmentation(),
+               bank: torch.Tensor | None = None) -> Batch:
+    """Sample, augment, corrupt and encode one batch."""
+    layout: FeatureLayout = normalizer.layout
+    w = sample_windows(store, body, batch_size, window, rng, augment, mirror_prob, bank)
     noisy = add_noise(w, noise, gen)
     with torch.no_grad():
         rest = body.rest_joints(w.betas)
-        noisy_rest = body.rest_joints(noisy.betas) if noise > 0 else rest
+    # The shape noise reaches the betas features, not the joints: the joints' bone-length noise
+    # of 0.01k in phenotype is a few mm, and every noisy shape would cost a rest mesh of its own.
+    noisy_rest = rest
     joints, _ = forward_kinematics(rest[:, None], w.root_orient, w.pose_body, w.trans)
     noisy_joints, _ = forward_kinematics(noisy_rest[:, None], noisy.root_orient, noisy.pose_body, noisy.trans)
     mask = torch.from_numpy(make_mask(mask_scheme, batch_size, window, rng)) & w.valid[..., None]
@@ -86,3 +101,24 @@ def make_batch(store: ClipStore, body: BodyModel, normalizer: Normalizer, batch_
     f32 = torch.float32
     return Batch(target.to(f32), cond.to(f32), fmask.to(f32), mask.to(f32), w.valid, rest.to(f32),
                  joints.to(f32), w.contacts.to(f32))
+
+
+def fit_augmented_normalizer(store: ClipStore, body: BodyModel, layout: FeatureLayout, windows: int, window: int,
+                             augment: Augmentation, rng: np.random.Generator, bank: torch.Tensor | None = None,
+                             chunk: int = 128) -> Normalizer:
+    """Feature statistics of `windows` clean, augmented training windows, each in its own
+    canonical frame as the networks see them: the distribution training actually draws from,
+    not just the two body shapes of the build."""
+    features = []
+    for start in range(0, windows, chunk):
+        w = sample_windows(store, body, min(chunk, windows - start), window, rng, augment, bank=bank)
+        with torch.no_grad():
+            rest = body.rest_joints(w.betas)
+        joints, _ = forward_kinematics(rest[:, None], w.root_orient, w.pose_body, w.trans)
+        full = np.ones(joints.shape[:3], dtype=bool)
+        frames = [canonical_frame(joints[b].numpy(), full[b], w.root_orient[b].numpy(), floor_height=0.0)
+                  for b in range(joints.shape[0])]
+        joints, orient, trans = apply_frames(joints, w.root_orient, w.trans, rest[:, 0], frames)
+        feats = encode(joints, orient, trans, w.pose_body, w.betas, w.contacts, layout)
+        features.append(feats[w.valid].numpy())
+    return Normalizer.fit(features, layout)

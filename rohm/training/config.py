@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rohm.errors import RohmError
+from rohm.training.augment import Augmentation
 
 MODEL_KINDS = ("trajnet", "trajcontrol", "posenet", "mdm")
 
@@ -69,9 +70,21 @@ class TrainConfig:
     posenet: dict[str, Any] = field(default_factory=dict)
     mdm: dict[str, Any] = field(default_factory=dict)
     stages: list[Stage] = field(default_factory=default_stages)
+    # Augmentation fields (rohm.training.augment.Augmentation); {} = none.
+    augment: dict[str, Any] = field(default_factory=lambda: asdict(Augmentation.default()))
+    # Feature statistics: "data" = the build's (train split as built), "augmented" = fitted
+    # on `norm_windows` augmented training windows and saved in the run folder.
+    normalization: str = "augmented"
+    norm_windows: int = 4096
+    # A weights folder (as `export_run` writes) whose networks start the run (fine-tuning).
+    init_weights: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def augmentation(self) -> Augmentation:
+        """The `augment` fields as an Augmentation."""
+        return Augmentation(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.augment.items()})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], origin: str = "<config>") -> TrainConfig:
@@ -85,7 +98,14 @@ class TrainConfig:
                 data["stages"] = [Stage(**s) for s in data["stages"]]
             except TypeError as exc:
                 raise RohmError(f"bad stage in config ({exc})", origin) from None
+        if "augment" in data:
+            try:
+                Augmentation(**{k: tuple(v) if isinstance(v, list) else v for k, v in data["augment"].items()})
+            except TypeError as exc:
+                raise RohmError(f"bad augment settings in config ({exc})", origin) from None
         cfg = cls(**data)
+        if cfg.normalization not in ("data", "augmented"):
+            raise RohmError(f"normalization must be 'data' or 'augmented', got {cfg.normalization!r}", origin)
         for stage in cfg.stages:
             if stage.model not in MODEL_KINDS:
                 raise RohmError(f"stage '{stage.name}': unknown model '{stage.model}'", origin)

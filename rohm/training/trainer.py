@@ -29,13 +29,16 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from rohm.body import BodyModel, load_body
+from rohm.body.cache import CachedBody
 from rohm.checkpoint import load_optimizer_tensors, load_tensors, optimizer_tensors, save_tensors
 from rohm.diffusion import GaussianDiffusion, sample
 from rohm.errors import RohmError
+from rohm.inference.pretrained import load_network
 from rohm.io.atomic import write_text_atomic
 from rohm.models import build_model
 from rohm.representation import FeatureLayout, Normalizer
-from rohm.training.batch import Batch, make_batch
+from rohm.training.augment import shape_bank
+from rohm.training.batch import Batch, fit_augmented_normalizer, make_batch
 from rohm.training.clips import ClipStore
 from rohm.training.config import Stage, TrainConfig
 from rohm.training.losses import LossWeights, diffusion_loss, joints_from_features
@@ -69,10 +72,14 @@ class StageInputs:
 
 def stage_inputs(model_kind: str, batch: Batch, layout: FeatureLayout, traj_from_input: bool = False) -> StageInputs:
     """Slice a batch for a network. PoseNet is conditioned on the ground-truth trajectory in
-    training (the paper's R for PoseNet) and on the input's trajectory in validation."""
+    training (the paper's R for PoseNet) and on the input's trajectory in validation;
+    TrajControl on the noisy input's pose (see below)."""
     traj_cols = list(layout.traj_abs)
     if model_kind in ("trajnet", "trajcontrol"):
-        control = batch.target[..., layout.local] if model_kind == "trajcontrol" else None
+        # TrajControl is driven by PoseNet's estimate at test time, never by the true pose: it
+        # trains on the noisy input's pose (the stage's noise level k) so it learns to use an
+        # imperfect control rather than to copy a perfect one.
+        control = batch.cond[..., layout.local] if model_kind == "trajcontrol" else None
         return StageInputs(traj_cols, batch.target[..., traj_cols],
                            dict(cond=batch.cond[..., traj_cols], cond_mask=batch.joint_mask[..., :1], control=control))
     if model_kind == "posenet":
@@ -119,20 +126,39 @@ class Trainer:
                  max_clips: int | None = None) -> None:
         self.data, self.run, self.cfg = Path(data), Path(run), cfg
         self.rank, self.world = _distributed()
+        self.main = self.rank == 0
         if device == "cuda" and self.world > 1:
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
         self.device = torch.device(device)
-        self.normalizer = Normalizer.load(self.data / NORMALIZATION_FILE)
-        self.layout = self.normalizer.layout
-        self.body: BodyModel = load_body("anny")
+        self.body: BodyModel = CachedBody(load_body("anny"))
+        self.augment = cfg.augmentation()
+        self.bank = shape_bank(self.body, self.augment.shape_bank, cfg.seed + 99)
         self.train_clips = ClipStore(self.data, "train", max_clips)
         self.val_clips = ClipStore(self.data, "val", max_clips)
+        self.normalizer = self._normalizer()
+        self.layout = self.normalizer.layout
         self.schedules = {"trajnet": GaussianDiffusion(cfg.traj_diffusion_steps),
                           "posenet": GaussianDiffusion(cfg.pose_diffusion_steps),
                           "mdm": GaussianDiffusion(cfg.pose_diffusion_steps)}
-        self.main = self.rank == 0
 
     # ----- state and files -------------------------------------------------------------
+    def _normalizer(self) -> Normalizer:
+        """The build's statistics, or (config "augmented") those of the augmented training
+        windows, fitted once per run and kept in the run folder so a resume reuses them."""
+        data_stats = Normalizer.load(self.data / NORMALIZATION_FILE)
+        if self.cfg.normalization == "data":
+            return data_stats
+        path = self.run / NORMALIZATION_FILE
+        if path.exists():
+            return Normalizer.load(path)
+        rng = np.random.default_rng(self.cfg.seed + 777)
+        stats = fit_augmented_normalizer(self.train_clips, self.body, data_stats.layout, self.cfg.norm_windows,
+                                         self.cfg.window, self.augment, rng, self.bank)
+        if self.main:
+            self.run.mkdir(parents=True, exist_ok=True)
+            stats.save(path)
+        return stats
+
     def _state_path(self) -> Path:
         return self.run / "state.json"
 
@@ -163,6 +189,9 @@ class Trainer:
     def load_network(self, net: str, with_control: bool) -> tuple[torch.nn.Module, EMA | None, dict[str, Any]]:
         """A network from the run folder (weights and EMA), or a fresh one."""
         path = self.run / f"{net}.safetensors"
+        if not path.exists() and self.cfg.init_weights:
+            model, meta = load_network(Path(self.cfg.init_weights) / f"{net}.safetensors")
+            return model.train(), None, {"stage": "init", "has_control": meta.get("has_control", False)}
         if not path.exists():
             model = self.new_network(net)
             if with_control:
@@ -244,7 +273,7 @@ class Trainer:
         model.train()
         while step < stage.steps:
             batch = make_batch(self.train_clips, self.body, self.normalizer, self.cfg.batch_size, self.cfg.window,
-                               stage.noise, stage.mask, rng, gen)
+                               stage.noise, stage.mask, rng, gen, augment=self.augment, bank=self.bank)
             batch = _to(batch, self.device)
             torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))  # dropout, resumably
             inputs = stage_inputs(stage.model, batch, self.layout)

@@ -15,7 +15,7 @@ def add_video_parser(sub: argparse._SubParsersAction) -> None:
     video = sub.add_parser(
         "video", help="reconstruct the person in an RGB(-D) video (needs the `video` extra: pip install \"rohm[video]\")",
         description="Detect the person in every frame (MediaPipe), lift to a gravity-aligned world with the floor "
-                    "at y = 0, and reconstruct clean, complete motion with rohm. Writes motion.npz, motion.bvh, "
+                    "at y = 0, and reconstruct clean, complete motion with rohm. Writes motion.npz, motion.bvh, motion.glb, "
                     "overlay.mp4, render.mp4 and summary.json into --out.")
     video.add_argument("video", help="input video (anything ffmpeg reads), at least 1 s long")
     video.add_argument("--out", required=True, help="output folder (a previous output there is replaced)")

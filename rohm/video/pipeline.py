@@ -8,8 +8,8 @@ Stages (each timed in summary.json):
 3. ground: gravity, floor and the camera's motion -> a y-up world with the floor at y = 0;
 4. reconstruct: rohm (TrajNet + PoseNet, skating guidance, 2D reprojection guidance against the
    detections with each frame's camera); missed frames and hidden joints are infilled;
-5. outputs: motion.npz, motion.bvh, overlay.mp4, render.mp4 (--no-render skips the videos),
-   summary.json.
+5. outputs: motion.npz, motion.bvh, motion.glb, overlay.mp4, render.mp4 (--no-render skips the
+   videos), summary.json.
 Everything is written into a temporary folder beside the output folder and renamed at the end,
 so a failed run leaves nothing that looks complete.
 """
@@ -33,6 +33,7 @@ from tqdm import tqdm
 from rohm.errors import RohmError
 from rohm.io.atomic import write_text_atomic
 from rohm.io.motion_file import Motion
+from rohm.video.background import BackgroundTracker, CameraEvidence
 from rohm.video.camera import DEFAULT_FOV_DEG, intrinsics_from_fov, load_intrinsics, solve_translation
 from rohm.video.decode import MIN_SECONDS, Span, VideoInfo, probe, read_frames, scaled_size, select_span
 from rohm.video.depth import DepthFrames, occluded, place_with_depth, sample_depth
@@ -51,7 +52,7 @@ VIDEO_FOOT_SHIFT = 0.4
 VIDEO_ITERATIONS = 1
 SOLE_LANDMARKS = (29, 31, 30, 32)  # MediaPipe left heel, left foot_index, right heel, right foot_index
 RENDER_SIZE = (960, 540)
-OUTPUTS = ("motion.npz", "motion.bvh", "overlay.mp4", "render.mp4", "summary.json")
+OUTPUTS = ("motion.npz", "motion.bvh", "motion.glb", "overlay.mp4", "render.mp4", "summary.json")
 
 
 @dataclass
@@ -119,10 +120,13 @@ def _publish(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def detect_video(info: VideoInfo, span: Span, timings: Timings, progress: bool) -> Detections:
-    """MediaPipe on every frame of the span, streamed; decode and detection timed apart (ffmpeg
-    decodes in its own process, in parallel: 'decode' is the time spent waiting for it)."""
+def detect_video(info: VideoInfo, span: Span, intrinsics: np.ndarray, timings: Timings,
+                 progress: bool) -> tuple[Detections, CameraEvidence]:
+    """MediaPipe on every frame of the span, streamed, and the background's motion around the
+    person; decode, detection and background tracking timed apart (ffmpeg decodes in its own
+    process, in parallel: 'decode' is the time spent waiting for it)."""
     results = []
+    background = BackgroundTracker(info.size, intrinsics, info.fps)
     with native_output_silenced() as console:
         with timings.stage("detector_load"):
             detector = PoseDetector(info.size)
@@ -136,9 +140,11 @@ def detect_video(info: VideoInfo, span: Span, timings: Timings, progress: bool) 
                     break
                 with timings.stage("detect"):
                     results.append(detector.detect(frame))
+                with timings.stage("background"):
+                    background.add(frame, None if results[-1] is None else results[-1][0])
                 bar.update()
             bar.close()
-    return stack(results)
+    return stack(results), background.evidence()
 
 
 def lift(det: Detections, intrinsics: np.ndarray, depth: DepthFrames | None, first_frame: int,
@@ -238,6 +244,7 @@ def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str
     from rohm.inference import Reconstructor, Settings
     from rohm.inference.foot_lock import MAX_DROP
     from rohm.io.export import export_bvh
+    from rohm.io.glb import export_glb
     from rohm.io.motion_file import save_motion
     from rohm.visualisation import render_video
     from rohm.video.overlay import OverlayData, write_overlay
@@ -265,6 +272,7 @@ def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str
     with timings.stage("save"):
         save_motion(result, folder / "motion.npz")
         export_bvh(result, folder / "motion.bvh", reconstructor.body)
+        export_glb(result, folder / "motion.glb", reconstructor.body)
     if options.render:
         overlay = OverlayData(result, extrinsics, intrinsics, lifted.keypoints, lifted.confidence, det.detected)
         with timings.stage("overlay"):
