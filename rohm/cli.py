@@ -21,12 +21,19 @@ if TYPE_CHECKING:
 def _cmd_data_build(args: argparse.Namespace) -> int:
     from rohm.data.build import build_dataset
 
-    summary = build_dataset(args.source, args.out, args.joint_map, fps=args.fps, workers=args.workers)
+    summary = build_dataset(args.source, args.out, args.joint_map, fps=args.fps, workers=args.workers,
+                            keep_flagged=args.keep_flagged, split=args.split)
     err = summary["retarget_error_mm"]
     print(f"wrote {summary['clips']} clips ({summary['hours']:.2f} h) to {args.out}")
     for split, s in summary["splits"].items():
         print(f"  {split:5s} {s['clips']:5d} clips {s['hours']:7.3f} h")
     print(f"retarget error: mean {err['mean']:.1f} mm, max {err['max']:.1f} mm (per clip)")
+    flagged = summary.get("flagged", {})
+    if flagged.get("count"):
+        action = "kept" if args.keep_flagged else "left out"
+        print(f"{flagged['count']} clips with impossible motion {action} (reasons in summary.json 'flagged'):")
+        for clip in flagged.get("clips", [])[:5]:
+            print(f"  {clip.get('clip', clip)}: {'; '.join(clip.get('reasons', [])) if isinstance(clip, dict) else ''}")
     print(f"summary: {Path(args.out) / 'summary.json'}")
     return 0
 
@@ -137,6 +144,8 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     todo = [job for job in jobs if not (args.resume and job.output.exists())]
     if len(todo) < len(jobs):
         print(f"--resume: {len(jobs) - len(todo)} of {len(jobs)} outputs exist already, skipped")
+    if not todo:
+        return 0
     if len(jobs) == 1 and todo and args.ray is None:  # one clip: here, errors raised as they are
         done = Worker(options).run(todo[0], catch=False, progress=True)
         for note in done.warnings:
@@ -274,7 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     build = data_sub.add_parser("build", help="BVH/npz folder or archive -> motion npz per clip, split, summary")
     build.add_argument("--source", required=True, help="folder or archive (.tar.xz, .zip, ...) of .bvh or .npz files")
     build.add_argument("--out", required=True, help="output folder (train/, val/, test/, summary.json)")
-    build.add_argument("--joint-map", default=None, help="JSON joint map for non-Bandai rigs")
+    build.add_argument("--joint-map", default=None,
+                       help="JSON joint map or built-in name (bandai, cmu, mixamo, smplx); default: detected from each file's joint names")
+    build.add_argument("--split", choices=("train", "val", "test"), default=None,
+                       help="put every clip in this split (e.g. val for an evaluation-only set); default: the split rules")
+    build.add_argument("--keep-flagged", action="store_true",
+                       help="also write clips whose motion fails the source-data checks (always listed in summary.json)")
     build.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
     build.add_argument("--workers", type=int, default=2, help="reader processes (default 2)")
     build.set_defaults(func=_cmd_data_build)

@@ -166,9 +166,6 @@ def joint_map_by_name(name: str) -> JointMap:
     return parse_joint_map(BUILTIN_MAPS[key], f"<built-in {key} map>", key)
 
 
-builtin_joint_map = joint_map_by_name  # the name rohm.inference.bvh_take looks for
-
-
 def detect_joint_map(names: list[str], path: str | Path | None = None) -> JointMap:
     """The first built-in map whose joints a skeleton has, bound to the skeleton's own spellings.
 

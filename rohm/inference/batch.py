@@ -80,7 +80,8 @@ def plan_jobs(inputs: list[str] | list[Path], out: str | Path) -> list[Job]:
     pairs: list[tuple[Path, Path]] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            inside = [f for f in list_motion_files(item) if not f.resolve().is_relative_to(out.resolve())]
+            earlier = out.resolve() != item.resolve()  # an earlier run's outputs in a folder inside the input folder
+            inside = [f for f in list_motion_files(item) if not (earlier and f.resolve().is_relative_to(out.resolve()))]
             if not inside:
                 raise RohmError("no .npz or .bvh motion files in this folder", item)
             pairs += [(f, f.relative_to(item)) for f in inside]
@@ -194,6 +195,8 @@ def run_local(jobs: list[Job], options: Options, workers: int = 1) -> Iterator[D
     options = dataclasses.replace(options, threads=options.threads or max(1, (os.cpu_count() or 1) // workers))
     with mp.get_context("spawn").Pool(workers, _start_pool_worker, (options,)) as pool:
         yield from pool.imap_unordered(_run_pool_job, jobs)
+        pool.close()  # a clean end: terminating spawned workers leaks their semaphores
+        pool.join()
 
 
 # ----- a Ray cluster -------------------------------------------------------------------------

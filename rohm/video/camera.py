@@ -16,8 +16,9 @@ import numpy as np
 
 from rohm.errors import RohmError
 
-# Unknown cameras: 60 degrees across the width, about a phone's main camera in landscape
-# filming video (a 26-28 mm equivalent lens gives 65-70 degrees for 16:9 video).
+# Unknown cameras: 60 degrees across the longer side, about a phone's main camera filming
+# video (a 26-28 mm equivalent lens gives 65-70 degrees across 16:9 video); a portrait video
+# is the same lens turned, so its width sees less.
 DEFAULT_FOV_DEG = 60.0
 CAMERA_MODES = ("auto", "static", "moving")  # see rohm.video.ground
 REFINE_STEPS = 2
@@ -32,6 +33,13 @@ def intrinsics_from_fov(fov_deg: float, size: tuple[int, int]) -> np.ndarray:
     w, h = size
     focal = 0.5 * w / np.tan(np.radians(fov_deg) / 2)
     return np.array([[focal, 0.0, w / 2], [0.0, focal, h / 2], [0.0, 0.0, 1.0]])
+
+
+def default_fov_deg(size: tuple[int, int]) -> float:
+    """Horizontal field of view (degrees) of an unknown camera: DEFAULT_FOV_DEG across the longer
+    side of size = (width, height)."""
+    w, h = size
+    return float(np.degrees(2 * np.arctan(np.tan(np.radians(DEFAULT_FOV_DEG) / 2) * w / max(w, h))))
 
 
 def load_intrinsics(path: str | Path) -> np.ndarray:

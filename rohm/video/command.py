@@ -21,7 +21,8 @@ def add_video_parser(sub: argparse._SubParsersAction) -> None:
     video.add_argument("--out", required=True, help="output folder (a previous output there is replaced)")
     lens = video.add_mutually_exclusive_group()
     lens.add_argument("--fov", type=float, default=None,
-                      help=f"horizontal field of view in degrees (default: {DEFAULT_FOV_DEG:g}, a phone's main camera)")
+                      help=f"horizontal field of view in degrees (default: {DEFAULT_FOV_DEG:g} across the longer side, "
+                           "a phone's main camera)")
     lens.add_argument("--intrinsics", type=Path, default=None,
                       help='JSON: a 3x3 matrix, {"K": 3x3} or {"fx", "fy", "cx", "cy"}, in video pixels')
     video.add_argument("--depth", type=Path, default=None,
@@ -30,7 +31,8 @@ def add_video_parser(sub: argparse._SubParsersAction) -> None:
     video.add_argument("--start", type=float, default=None, help="first second used (default: 0)")
     video.add_argument("--end", type=float, default=None, help="last second used (default: the end)")
     video.add_argument("--camera", choices=CAMERA_MODES, default="auto",
-                       help="static camera, moving (translating, e.g. a tracking shot), or auto-detect (default)")
+                       help="static camera (it may turn: its turns are measured on the background), moving "
+                            "(travelling, e.g. a tracking shot), or auto-detect from the background and the feet (default)")
     video.add_argument("--render", action=argparse.BooleanOptionalAction, default=True,
                        help="write overlay.mp4 and render.mp4 (default: yes)")
     video.add_argument("--checkpoint", type=Path, default=None, help="weights folder (default: the shipped rohm/weights)")
@@ -49,8 +51,10 @@ def _cmd_video(args: argparse.Namespace) -> int:
     cam = summary["camera"]
     print(f"wrote {args.out}: {', '.join(summary['outputs'])}")
     print(f"  {summary['frames']} frames at {summary['fps']:g} fps, person detected in "
-          f"{100 * summary['detection_rate']:.1f}% of frames; camera {'moving' if cam['moving'] else 'static'}, "
-          f"{cam['height_m']:.2f} m above the floor")
+          f"{100 * summary['detection_rate']:.1f}% of frames; camera {'moving' if cam['moving'] else 'static'} "
+          f"({cam['decision']}), {cam['height_m']:.2f} m above the floor")
+    if summary["other_person"]["switches"]:
+        print(f"  {summary['other_person']['frames_masked']} frames showed another person: treated as missing")
     stages = ", ".join(f"{k} {v:.2f} s" for k, v in summary["timings_s"].items())
     print(f"  {stages}")
     print(f"  decode to reconstruction: {summary['pipeline_fps']} fps ({summary['pipeline_with_startup_fps']} fps "

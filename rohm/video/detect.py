@@ -44,6 +44,12 @@ class Detections:
         """(N,) bool: frames where a person was found."""
         return np.isfinite(self.world).all(axis=(1, 2))
 
+    def without(self, frames: np.ndarray) -> Detections:
+        """A copy with the frames (N,) bool treated as having no detection."""
+        image, visibility, world = self.image.copy(), self.visibility.copy(), self.world.copy()
+        image[frames], visibility[frames], world[frames] = np.nan, 0.0, np.nan
+        return Detections(image, visibility, world)
+
 
 def _pose_module() -> Any:
     """`mediapipe.solutions.pose`, or a RohmError saying which extra to install."""

@@ -1,35 +1,31 @@
-"""Gravity, the floor and the camera's own motion, from the body's motion in camera coordinates.
+"""The world frame: gravity, the floor and the camera's own motion.
 
 Input, camera frame, OpenCV axes (y down), NaN where missing: joints (N, 22, 3) and the sole
 points (N, 4, 3: left heel, left toe, right heel, right toe; MediaPipe's heel and foot_index
-landmarks) that touch the floor, SOLE_HEIGHT above it.
-- Up, first guess: the body's weight is over its support. Averaged over the frames where a
-  foot is down, the direction from the supporting feet to the pelvis is vertical (for
-  standing, walking and running alike: the mean ground reaction force is vertical), which
-  unlike the trunk's direction is not biased by a runner's forward lean. Its sideways
-  component is dropped: videos are filmed with a level horizon (no camera roll), and
-  MediaPipe's 3D leans sideways by several degrees on side views (8 degrees on the example).
-  The camera's pitch comes from the body.
-- Camera motion (translation only; a panning camera is not modelled): a foot on the ground
-  does not move in the world. When the camera follows the person (a tracking shot), the
-  lowest sole point slides backwards in camera coordinates by the camera's own displacement,
-  and its height says how high the floor is under the camera. Horizontally each frame's
-  lowest sole point is locked to the next; vertically it is put on one floor level; both
-  weighted by how close it is to the floor, in banded least-squares problems, smooth in time
-  (flight phases are bridged), reweighted so that a foot landing or lifting off does not
-  count. Monocular depth errors make feet climb or sink slowly in camera coordinates; locking
-  their height keeps them on the floor. A camera whose median horizontal speed (estimated on
-  smoothed points, so that jitter does not count) is below STATIC_SPEED is taken as static.
-- Floor (static camera): a plane through the sole points in contact (low and slow). Contacts
-  along one line (walking straight) leave the tilt about that line unknown: the up prior fills
-  in exactly that direction and nothing else. With a moving camera the floor's tilt cannot be
-  told from the camera's own vertical motion, so the prior is the floor normal.
-The world: y up along the floor normal, the floor at y = 0, the origin under the first seen
-pelvis, x along the camera's x axis laid on the floor (the camera looks along -z, roughly).
+landmarks) that touch the floor, SOLE_HEIGHT above it; and what the background showed of the
+camera (`rohm.video.background`): its turns, taken out first (every frame's points in the
+first frame's camera axes), and whether it moves at all.
+- Gravity (`rohm.video.gravity`): from the rays to the feet on the floor, a level horizon and a
+  camera about chest-high, with the body's own up (its supporting feet to its pelvis, averaged
+  over stance) as one weak cue, so that a leaning body does not tilt the world.
+- Static or moving (`decide_moving`): a background that stands still is a static camera. One
+  that moves belongs to a camera that turns (handheld, panning; its turns are taken out) or
+  travels with the person: then a foot on the ground, which does not move in the world,
+  slides backwards in camera coordinates by the camera's own displacement.
+- Camera path (a travelling camera): horizontally each frame's lowest sole point is locked to
+  the next; vertically it is put on one floor level; both weighted by how close it is to the
+  floor, in banded least-squares problems, smooth in time (flight phases are bridged),
+  reweighted so that a foot landing or lifting off does not count. Monocular depth errors
+  make feet climb or sink slowly in camera coordinates; locking their height keeps them on
+  the floor.
+- Floor height (static camera): the median height of the sole points in contact (low, slow).
+The world: y up, the floor at y = 0, the origin under the first seen pelvis, x along the first
+frame's camera x axis laid on the floor (the camera looks along -z, roughly).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +35,9 @@ from scipy.sparse.linalg import spsolve
 
 from rohm.errors import RohmError
 from rohm.skeleton import JOINT_INDEX
+from rohm.video.background import CameraEvidence
 from rohm.video.camera import CAMERA_MODES
+from rohm.video.gravity import Gravity, fit_gravity, pitch_roll_deg
 
 SOLE_HEIGHT = 0.02  # m: MediaPipe's heel and toe-tip landmarks above the floor in contact
 SMOOTH_FRAMES = 2.0  # Gaussian sigma (frames) against detector jitter, for contacts and the up
@@ -49,46 +47,78 @@ LOCK_ROUNDS = 4
 FLOOR_WINDOW_S = 1.0  # s: the local floor is the lowest sole point within this window
 CAMERA_SMOOTH = 600.0  # weight of the camera's acceleration (per frame): ~5 frames of smoothing
 CAMERA_STILL = 1e-3  # weak pull of the camera's velocity to zero where no foot locks it
-STATIC_SPEED = 0.25  # m/s: median camera speed (over one-second spans) below which it is static
+# m/s: median speed (over one-second spans) of the camera that keeps the feet planted, below
+# which a camera whose background moves is only turning (dev set: 0.19 for a handheld phone
+# following a dribbler, 0.72 for the tracking shot of the runner).
+STATIC_SPEED = 0.4
+BACKGROUND_STILL = 0.02  # image sizes per second: a background moving less is a static camera
+GRAVITY_ROUNDS = 2  # gravity fits, each with the contacts found along the previous up
 CONTACT_GAP = 0.05  # m above the floor
 CONTACT_SPEED = 0.5  # m/s, of the smoothed points
-UPRIGHT_PRIOR = 0.01  # m^2: weight of the up prior against the spread of contact points
-FIT_ROUNDS = 3
 
 
 @dataclass
 class Ground:
     """The world frame in the first frame's camera coordinates, and the camera's motion.
 
-    rotation (3, 3): rows are the world x, y (up), z axes in camera axes; origin (3,): the world
-    origin; camera_path (N, 3): camera centre minus its first position, camera axes (the camera
-    keeps its orientation); moving: whether the camera was judged to move."""
+    rotation (3, 3): rows are the world x, y (up), z axes in the first frame's camera axes; origin
+    (3,): the world origin; camera_path (N, 3): camera centre minus its first position, first
+    frame's camera axes; moving: whether the camera was judged to travel; orientation (N, 3, 3)
+    or None (the camera never turns): each frame's camera axes -> the first frame's (x0 = R x);
+    gravity and decision: how up and the camera's motion were found (None when given)."""
 
     rotation: np.ndarray
     origin: np.ndarray
     camera_path: np.ndarray
     moving: bool
+    orientation: np.ndarray | None = None
+    gravity: Gravity | None = None
+    decision: CameraDecision | None = None
 
     def to_world(self, points: np.ndarray) -> np.ndarray:
         """Camera-frame points (N, ..., 3) of each frame -> world points."""
+        if self.orientation is not None:
+            points = turn_points(points, self.orientation)
         path = self.camera_path.reshape((len(points),) + (1,) * (points.ndim - 2) + (3,))
         return (points + path - self.origin) @ self.rotation.T
 
     def extrinsics(self) -> np.ndarray:
         """(N, 4, 4) world -> camera of each frame (OpenCV axes)."""
-        ext = np.tile(np.eye(4), (len(self.camera_path), 1, 1))
-        ext[:, :3, :3] = self.rotation.T
-        ext[:, :3, 3] = self.origin - self.camera_path
+        n = len(self.camera_path)
+        turn = np.tile(np.eye(3), (n, 1, 1)) if self.orientation is None else self.orientation
+        ext = np.tile(np.eye(4), (n, 1, 1))
+        ext[:, :3, :3] = turn.transpose(0, 2, 1) @ self.rotation.T
+        ext[:, :3, 3] = np.einsum("nji,nj->ni", turn, self.origin - self.camera_path)
         return ext
+
+    def with_floor_raised(self, offset: float) -> Ground:
+        """The same scene with the floor (y = 0) `offset` metres higher."""
+        return dataclasses.replace(self, origin=self.origin + offset * self.rotation[1])
 
     def camera_height(self) -> float:
         """Height of the first camera position above the floor (m)."""
         return float(-self.origin @ self.rotation[1])
 
     def camera_pitch_roll(self) -> tuple[float, float]:
-        """Degrees the camera looks down (pitch) and is rolled, from the floor normal."""
-        up = self.rotation[1]  # world up in camera axes (x right, y down, z forward)
-        return float(np.degrees(np.arcsin(np.clip(-up[2], -1, 1)))), float(np.degrees(np.arctan2(up[0], -up[1])))
+        """Degrees the camera looks down (pitch) and is rolled in the first frame."""
+        return pitch_roll_deg(self.rotation[1])
+
+
+@dataclass(frozen=True)
+class CameraDecision:
+    """Static or moving, why, and the evidence: the background's median motion (image sizes
+    per second; None: not measured) and the speed of the feet's camera (m/s)."""
+
+    moving: bool
+    reason: str
+    background_speed: float | None
+    feet_speed: float
+
+
+def turn_points(points: np.ndarray, orientation: np.ndarray) -> np.ndarray:
+    """Points (N, ..., 3) in each frame's camera axes -> the first frame's axes (orientation (N, 3, 3))."""
+    flat = points.reshape(len(points), -1, 3)
+    return np.einsum("nij,nkj->nki", orientation, flat).reshape(points.shape)
 
 
 def smooth_points(points: np.ndarray, sigma: float = SMOOTH_FRAMES) -> np.ndarray:
@@ -221,42 +251,64 @@ def sole_contacts(soles: np.ndarray, up: np.ndarray, fps: float) -> np.ndarray:
         return (gap < CONTACT_GAP) & (np.where(np.isfinite(speed), speed, np.inf) < CONTACT_SPEED)
 
 
-def fit_floor_normal(groups: list[np.ndarray], prior_up: np.ndarray) -> np.ndarray:
-    """Unit normal of the plane through points (each group (M, 3) may have its own height above
-    the plane, e.g. heels vs toes), with the prior filling directions the points leave open."""
-    centred = [g - g.mean(axis=0) for g in groups if len(g) >= 2]
-    cov = np.zeros((3, 3))
-    if centred:
-        pts = np.concatenate(centred)
-        cov = pts.T @ pts / len(pts)
-    u = _unit(prior_up)
-    _, vecs = np.linalg.eigh(cov + UPRIGHT_PRIOR * (np.eye(3) - np.outer(u, u)))
-    normal = vecs[:, 0]
-    return normal if normal @ u > 0 else -normal
+def gravity_contacts(soles: np.ndarray, up: np.ndarray, fps: float, moving: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Sole points on the floor for the gravity fit: points (M, 3) and weights (M,). With a static
+    camera: slow points near their frame's lowest (`sole_contacts`: hardly affected by an up
+    that is still wrong); with a moving one (where planted feet move with the camera): points
+    within about LOCK_GAP of the floor of the last second along `up` (a foot mid-jump does not count)."""
+    if moving:
+        weight = near_floor(soles, up, fps)
+        weight = np.where(weight > np.exp(-1.0), weight, 0.0)
+    else:
+        weight = sole_contacts(soles, up, fps).astype(np.float64)
+    return soles.reshape(-1, 3), weight.reshape(-1)
 
 
-def estimate_ground(joints: np.ndarray, soles: np.ndarray, fps: float, camera: str = "auto") -> Ground:
+def decide_moving(camera: str, background: CameraEvidence | None, feet_speed: float) -> CameraDecision:
+    """Static or moving (translating) camera. A background that stands still is a static camera;
+    one that moves may be a camera turning on the spot (handheld, panning: handled by the
+    background's rotations) or one travelling with the person: then the feet, once the
+    turning is taken out, slide in camera coordinates at the camera's speed."""
+    speed = None if background is None or not np.isfinite(background.speed) else background.speed
+    if camera != "auto":
+        return CameraDecision(camera == "moving", "given (--camera)", speed, feet_speed)
+    if speed is not None and speed <= BACKGROUND_STILL:
+        return CameraDecision(False, "the background stands still", speed, feet_speed)
+    moving = feet_speed > STATIC_SPEED
+    what = "moves" if speed is not None else "could not be measured"
+    return CameraDecision(moving, f"the background {what}; the planted feet {'slide' if moving else 'stay'} "
+                                  "in camera coordinates", speed, feet_speed)
+
+
+def estimate_ground(joints: np.ndarray, soles: np.ndarray, fps: float, camera: str = "auto",
+                    background: CameraEvidence | None = None) -> Ground:
     """The world frame, floor and camera motion from camera-frame joints (N, 22, 3) and sole points
-    (N, 4, 3), NaN = missing; the pelvis must be seen in at least one frame."""
+    (N, 4, 3), NaN = missing, and what the background says of the camera (its turns and its
+    motion; None: not measured); the pelvis must be seen in at least one frame."""
     if camera not in CAMERA_MODES:
         raise RohmError(f"unknown camera mode {camera!r} (expected one of {', '.join(CAMERA_MODES)})")
+    orientation = None
+    if background is not None and background.turn_deg() > 0.0:
+        orientation = background.rotation
+        joints, soles = turn_points(joints, orientation), turn_points(soles, orientation)
     raw_soles = soles
     joints, soles = smooth_points(joints), smooth_points(soles)
-    # Feet near the floor are judged along the trunk's direction, once: re-judging them along the
-    # support direction itself would feed back (a forward tilt makes the rear foot look lowest).
-    up = _unit(support_direction(joints, soles, upright_direction(joints), fps) * (0.0, 1.0, 1.0))  # level: no roll
+    # Feet near the floor are first judged along the trunk; then along the fitted gravity.
+    body_up = support_direction(joints, soles, upright_direction(joints), fps)
+    up, gravity = _unit(body_up * (0.0, 1.0, 1.0)), None  # level: no roll
+    # Judged on smoothed soles (jitter must not look like camera motion) and horizontally: the
+    # first guess of up is good enough.
+    feet_speed = horizontal_speed(camera_motion(soles, up, fps)[0], up, fps)
+    decision = decide_moving(camera, background, feet_speed)
+    for _ in range(GRAVITY_ROUNDS):
+        gravity = fit_gravity(*gravity_contacts(soles, up, fps, decision.moving), body_up, up)
+        up = gravity.up
     path, level = np.zeros((len(joints), 3)), 0.0
-    moving = camera == "moving"
-    if camera == "auto":  # judged on smoothed soles: jitter must not look like camera motion
-        moving = horizontal_speed(camera_motion(soles, up, fps)[0], up, fps) > STATIC_SPEED
-    if moving:
+    if decision.moving:
         # Unsmoothed: smoothing leaks the swing's motion into the ends of each stance (a 5% slower
         # camera); the camera's own smoothness term handles the detector's jitter.
         path, level = camera_motion(raw_soles, up, fps)
-    if not moving:
-        for _ in range(FIT_ROUNDS):
-            contacts = sole_contacts(soles, up, fps)
-            up = fit_floor_normal([soles[:, p][contacts[:, p]] for p in range(soles.shape[1])], up)
+    else:
         contacts = sole_contacts(soles, up, fps)
         heights = (soles @ up)[contacts]
         level = float(np.median(heights)) if len(heights) else float(np.nanpercentile(soles @ up, 5))
@@ -267,4 +319,4 @@ def estimate_ground(joints: np.ndarray, soles: np.ndarray, fps: float, camera: s
     pelvis = joints[:, JOINT_INDEX["pelvis"]] + path
     first = pelvis[np.isfinite(pelvis).all(axis=1)][0]
     origin = first - (first @ up - floor) * up
-    return Ground(rotation, origin, path, moving)
+    return Ground(rotation, origin, path, decision.moving, orientation, gravity, decision)

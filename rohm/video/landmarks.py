@@ -10,6 +10,12 @@ skeleton has them (fractions measured on the anny body's rest pose):
   centimetres above the sole.
 A derived joint's confidence is the lowest visibility of its sources times
 DERIVED_CONFIDENCE, so it weighs less in 2D guidance and is the first to be masked.
+
+In 3D, `place_trunk` then puts the trunk's derived joints where anny has them relative to the
+hips and shoulders, off the hip-shoulder line too: anny's spine runs 2-3 cm behind that line
+and its collars 5 cm in front of the shoulders. Left on the line, they made the retargeted
+body lean back by 4-5 degrees on the dev videos (inverse kinematics tilts the spine to bring
+the collars back).
 """
 
 from __future__ import annotations
@@ -31,6 +37,14 @@ _MP = {"nose": 0, "left_ear": 7, "right_ear": 8, "left_shoulder": 11, "right_sho
 _SPINE = {"pelvis": 0.16, "spine1": 0.26, "spine2": 0.40, "spine3": 0.55, "neck": 1.06}
 _COLLAR_OUT = 0.1  # collars: this far from the shoulder midpoint towards each shoulder
 _FOOT_TOE = 0.6  # foot = (1 - _FOOT_TOE) * ankle + _FOOT_TOE * foot_index
+
+
+# Trunk joints in the torso frame of anny's rest pose (default shape): (across, up, forward) in
+# units of the hip-midpoint -> shoulder-midpoint length; up along that line, across from the
+# right to the left shoulder and hip, forward = across x up (the way the body faces).
+TRUNK_FRAME = {"pelvis": (0.0, 0.164, -0.031), "spine1": (0.0, 0.261, -0.027), "spine2": (0.0, 0.401, -0.018),
+               "spine3": (0.0, 0.547, -0.023), "neck": (0.0, 1.064, 0.009),
+               "left_collar": (0.035, 0.993, 0.106), "right_collar": (-0.035, 0.993, 0.106)}
 
 
 def _weights() -> np.ndarray:
@@ -69,3 +83,29 @@ def map_confidence(visibility: np.ndarray) -> np.ndarray:
     sources = np.where(WEIGHTS > 0, visibility[..., None, :], np.inf)
     conf = sources.min(axis=-1)
     return np.where(DERIVED, DERIVED_CONFIDENCE * conf, conf)
+
+
+def torso_frame(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | np.ndarray]:
+    """Joints (..., 22, 3) -> origin (..., 3) at the hip midpoint, axes (..., 3, 3) whose rows are
+    across, up and forward (see TRUNK_FRAME), and the hip-shoulder length (...)."""
+    j = JOINT_INDEX
+    hips = 0.5 * (joints[..., j["left_hip"], :] + joints[..., j["right_hip"], :])
+    shoulders = 0.5 * (joints[..., j["left_shoulder"], :] + joints[..., j["right_shoulder"], :])
+    up = shoulders - hips
+    length = np.linalg.norm(up, axis=-1)
+    up = up / length[..., None]
+    across = (joints[..., j["left_shoulder"], :] - joints[..., j["right_shoulder"], :]
+              + joints[..., j["left_hip"], :] - joints[..., j["right_hip"], :])
+    across = across - (across * up).sum(-1, keepdims=True) * up
+    across = across / np.linalg.norm(across, axis=-1, keepdims=True)
+    return hips, np.stack([across, up, np.cross(across, up)], axis=-2), length
+
+
+def place_trunk(joints: np.ndarray) -> np.ndarray:
+    """3D joints (..., 22, 3) from `map_points` with the TRUNK_FRAME joints placed as anny has
+    them relative to the hips and shoulders (a right-handed frame: camera or world axes)."""
+    origin, axes, length = torso_frame(joints)
+    out = joints.copy()
+    for name, coefficients in TRUNK_FRAME.items():
+        out[..., JOINT_INDEX[name], :] = origin + length[..., None] * (np.asarray(coefficients) @ axes)
+    return out

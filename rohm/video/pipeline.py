@@ -2,14 +2,19 @@
 
 Stages (each timed in summary.json):
 1. decode + detect: frames streamed from ffmpeg at DETECT_SIDE pixels (MediaPipe crops and
-   resizes to 256 px anyway), MediaPipe pose in video mode;
+   resizes to 256 px anyway), MediaPipe pose in video mode; the background around the person
+   tracked at the same time (`rohm.video.background`: the camera's turns and motion); frames
+   where MediaPipe followed someone else are dropped (`rohm.video.identity`);
 2. lift: 33 landmarks -> 22 joints, confidences and masks; per-frame translation from the
    2D landmarks and the intrinsics, or from depth (RGB-D) with depth occlusion masks;
-3. ground: gravity, floor and the camera's motion -> a y-up world with the floor at y = 0;
-4. reconstruct: rohm (TrajNet + PoseNet, skating guidance, 2D reprojection guidance against the
-   detections with each frame's camera); missed frames and hidden joints are infilled;
-5. outputs: motion.npz, motion.bvh, motion.glb, overlay.mp4, render.mp4 (--no-render skips the
-   videos), summary.json.
+3. ground: gravity from the feet on the floor, the floor, and the camera's motion -> a y-up
+   world with the floor at y = 0 (`rohm.video.ground`, `rohm.video.gravity`);
+4. shape: the person's body shape from the median bone lengths (`rohm.video.person`);
+5. reconstruct: rohm (TrajNet + PoseNet, skating guidance, 2D reprojection guidance against the
+   detections with each frame's camera); missed frames and hidden joints are infilled; the
+   floor then settles under the feet in contact;
+6. outputs: motion.npz, motion.bvh, motion.glb, overlay.mp4, render.mp4 (--no-render skips the
+   videos), summary.json (with the plausibility figures of `rohm.video.plausibility`).
 Everything is written into a temporary folder beside the output folder and renamed at the end,
 so a failed run leaves nothing that looks complete.
 """
@@ -34,12 +39,15 @@ from rohm.errors import RohmError
 from rohm.io.atomic import write_text_atomic
 from rohm.io.motion_file import Motion
 from rohm.video.background import BackgroundTracker, CameraEvidence
-from rohm.video.camera import DEFAULT_FOV_DEG, intrinsics_from_fov, load_intrinsics, solve_translation
+from rohm.video.camera import DEFAULT_FOV_DEG, default_fov_deg, intrinsics_from_fov, load_intrinsics, solve_translation
 from rohm.video.decode import MIN_SECONDS, Span, VideoInfo, probe, read_frames, scaled_size, select_span
 from rohm.video.depth import DepthFrames, occluded, place_with_depth, sample_depth
 from rohm.video.detect import Detections, PoseDetector, check_available, native_output_silenced, stack
 from rohm.video.ground import Ground, estimate_ground
-from rohm.video.landmarks import VISIBLE, map_confidence, map_points
+from rohm.video.identity import Identity, find_others
+from rohm.video.person import floor_offset, lowered, with_own_shape
+from rohm.video.landmarks import VISIBLE, map_confidence, map_points, place_trunk
+from rohm.video.plausibility import plausibility
 
 DETECT_SIDE = 960  # longer side of the frames MediaPipe sees
 # Foot lock for video: a stance foot may be moved up to 40 cm and the body lowered up to
@@ -149,11 +157,14 @@ def detect_video(info: VideoInfo, span: Span, intrinsics: np.ndarray, timings: T
 
 def lift(det: Detections, intrinsics: np.ndarray, depth: DepthFrames | None, first_frame: int,
          progress: bool) -> Lifted:
-    """Landmarks -> camera-frame joints: mapped to 22 joints, translated from the 2D landmarks
-    (or from depth), hidden joints (depth) marked."""
-    rel = map_points(det.world)
+    """Landmarks -> camera-frame joints: mapped to 22 joints (the trunk placed as anny has it),
+    translated from the 2D landmarks (or from depth), hidden joints (depth) marked. The 2D
+    keypoints of the trunk joints move with their 3D placement."""
+    line = map_points(det.world)
+    rel = place_trunk(line)
     keypoints, confidence = map_points(det.image), map_confidence(det.visibility)
     trans = solve_translation(det.world, det.image, det.visibility, intrinsics)
+    keypoints = keypoints + _project(rel + trans[:, None], intrinsics) - _project(line + trans[:, None], intrinsics)
     hidden = None
     if depth is not None:
         hidden = np.zeros(confidence.shape, dtype=bool)
@@ -167,6 +178,11 @@ def lift(det: Detections, intrinsics: np.ndarray, depth: DepthFrames | None, fir
         confidence = np.where(hidden, 0.0, confidence)
     offset = trans[:, None]
     return Lifted(rel + offset, det.world[:, list(SOLE_LANDMARKS)] + offset, keypoints, confidence, hidden)
+
+
+def _project(points: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    """Camera-frame points (..., 3) -> pixels (..., 2)."""
+    return points[..., :2] / points[..., 2:] @ intrinsics[:2, :2].T + intrinsics[:2, 2]
 
 
 def input_motion(lifted: Lifted, ground: Ground, detected: np.ndarray, intrinsics: np.ndarray, fps: float) -> Motion:
@@ -217,9 +233,10 @@ def run_video(video: str | Path, out: str | Path, options: VideoOptions | None =
     if options.intrinsics is not None:
         intrinsics, camera_source = load_intrinsics(options.intrinsics), f"file {options.intrinsics}"
     else:
-        fov = DEFAULT_FOV_DEG if options.fov is None else options.fov
+        fov = default_fov_deg(info.size) if options.fov is None else options.fov
         intrinsics = intrinsics_from_fov(fov, info.size)
-        camera_source = f"{fov:g} deg horizontal field of view" + (" (default)" if options.fov is None else "")
+        camera_source = f"{fov:.4g} deg horizontal field of view" + (
+            f" (default: {DEFAULT_FOV_DEG:g} deg across the longer side)" if options.fov is None else "")
     depth = None
     if options.depth is not None:
         depth = DepthFrames(options.depth, info.size)
@@ -249,7 +266,9 @@ def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str
     from rohm.visualisation import render_video
     from rohm.video.overlay import OverlayData, write_overlay
 
-    det = detect_video(info, span, timings, progress)
+    det, background = detect_video(info, span, intrinsics, timings, progress)
+    identity = find_others(det.image, det.detected, info.fps)
+    det = det.without(identity.other)
     n = len(det.detected)
     if n < MIN_SECONDS * info.fps:
         raise RohmError(f"only {n} frames could be decoded; at least {MIN_SECONDS:g} s is needed", info.path)
@@ -261,12 +280,16 @@ def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str
     with timings.stage("lift"):
         lifted = lift(det, intrinsics, depth, span.start, progress)
     with timings.stage("ground"):
-        ground = estimate_ground(lifted.joints, lifted.soles, info.fps, options.camera)
+        ground = estimate_ground(lifted.joints, lifted.soles, info.fps, options.camera, background)
     with timings.stage("model_load"):
         reconstructor = Reconstructor.from_pretrained(options.checkpoint)
+    with timings.stage("shape"):
+        motion = with_own_shape(input_motion(lifted, ground, det.detected, intrinsics, info.fps), reconstructor.body)
     with timings.stage("reconstruct"):
-        result = reconstructor.reconstruct(input_motion(lifted, ground, det.detected, intrinsics, info.fps),
-                                           Settings(iterations=VIDEO_ITERATIONS, foot_shift=VIDEO_FOOT_SHIFT, foot_drop=MAX_DROP), progress=progress)
+        result = reconstructor.reconstruct(motion, Settings(iterations=VIDEO_ITERATIONS, foot_shift=VIDEO_FOOT_SHIFT,
+                                                            foot_drop=MAX_DROP), progress=progress)
+    settle = floor_offset(result.joints, result.contacts, result.fps)
+    result, ground = lowered(result, settle), ground.with_floor_raised(settle)
     result = output_motion(result, ground, lifted, det.detected, span)
     extrinsics = ground.extrinsics()
     with timings.stage("save"):
@@ -280,36 +303,48 @@ def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str
         with timings.stage("render"):
             render_video([result], folder / "render.mp4", labels=["rohm"], layout="overlay", size=RENDER_SIZE,
                          progress=progress)
-    summary = _summary(info, span, det, lifted, ground, result, intrinsics, camera_source, depth, timings)
+    summary = _summary(info, span, det, background, identity, lifted, ground, result, intrinsics, camera_source,
+                       depth, timings)
+    summary["body"] = {"betas": [round(float(b), 4) for b in result.betas], "shape": "fitted to the median bone lengths",
+                       "floor_raised_m": round(settle, 4)}
     write_text_atomic(folder / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-PIPELINE_STAGES = ("decode", "detect", "lift", "ground", "reconstruct")  # the work per frame
+PIPELINE_STAGES = ("decode", "detect", "background", "lift", "ground", "shape", "reconstruct")  # the work per frame
 STARTUP_STAGES = ("detector_load", "model_load")  # once per run: importing MediaPipe, loading weights
 
 
-def _summary(info: VideoInfo, span: Span, det: Detections, lifted: Lifted, ground: Ground, result: Motion,
-             intrinsics: np.ndarray, camera_source: str, depth: DepthFrames | None,
-             timings: Timings) -> dict[str, Any]:
+def _summary(info: VideoInfo, span: Span, det: Detections, background: CameraEvidence, identity: Identity,
+             lifted: Lifted, ground: Ground, result: Motion, intrinsics: np.ndarray, camera_source: str,
+             depth: DepthFrames | None, timings: Timings) -> dict[str, Any]:
     n = len(span)
     pipeline = sum(timings.seconds.get(s, 0.0) for s in PIPELINE_STAGES)
     startup = sum(timings.seconds.get(s, 0.0) for s in STARTUP_STAGES)
     pitch, roll = ground.camera_pitch_roll()
     feet = result.joints[:, [7, 8, 10, 11], 1]
+    decision = ground.decision
     summary: dict[str, Any] = {
         "video": str(info.path), "size": list(info.size), "fps": info.fps,
         "frames": n, "first_frame": span.start, "seconds": round(n / info.fps, 3),
         "detection_rate": round(float(det.detected.mean()), 4),
         "frames_without_detection": int((~det.detected).sum()),
+        "other_person": identity.summary(),
         "joints_masked_rate": round(float(1.0 - ((lifted.confidence >= VISIBLE) & det.detected[:, None]).mean()), 4),
         "camera": {"intrinsics": intrinsics.round(3).tolist(), "source": camera_source,
                    "moving": ground.moving, "path_length_m": round(float(np.linalg.norm(
                        np.diff(ground.camera_path, axis=0), axis=1).sum()), 3),
                    "height_m": round(ground.camera_height(), 3), "pitch_down_deg": round(pitch, 2),
-                   "roll_deg": round(roll, 2)},
+                   "roll_deg": round(roll, 2), "turn_deg": round(background.turn_deg(), 2),
+                   "decision": None if decision is None else decision.reason,
+                   "background_speed_per_s": None if decision is None or decision.background_speed is None
+                   else round(decision.background_speed, 4),
+                   "feet_camera_speed_m_s": None if decision is None else round(decision.feet_speed, 3),
+                   "floor_places": None if ground.gravity is None else ground.gravity.places},
         "lowest_foot_joint_height_m": {"median": round(float(np.median(feet.min(axis=1))), 4),
                                        "min": round(float(feet.min()), 4)},
+        "plausibility": plausibility(result.joints, result.contacts, result.fps, ground.extrinsics(), intrinsics,
+                                     lifted.keypoints, lifted.confidence, det.detected),
         "timings_s": {k: round(v, 3) for k, v in timings.seconds.items()},
         "pipeline_fps": round(n / pipeline, 2),
         "pipeline_with_startup_fps": round(n / (pipeline + startup), 2),
