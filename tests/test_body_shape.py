@@ -67,3 +67,11 @@ def test_joints_only_input_without_full_frames_gets_a_fitted_shape() -> None:
     assert prep.betas[4] < 0.35
     with_params = prepare(clip, body)
     assert with_params.shape_source == "input" and np.allclose(with_params.betas, clip.betas)
+
+
+def test_joints_only_input_with_its_own_shape_keeps_it() -> None:
+    truth = np.array([0.2, 0.4, 0.6, 0.3, 0.7, 0.5])
+    gt = posed(truth)
+    prep = prepare(Motion(joints=gt.joints, fps=gt.fps, betas=truth, body_model="anny"), load_body("anny"))
+    assert prep.shape_source == "input" and np.allclose(prep.betas, truth)
+    assert np.abs(prep.joints - gt.joints).max() < 0.02  # retargeted onto its own body

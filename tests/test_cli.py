@@ -108,7 +108,9 @@ def test_threads_option_is_set_before_the_work(tmp_path: Path, capsys: pytest.Ca
     def fake_run_video(video: Any, out: Any, options: Any) -> dict[str, Any]:
         seen["video"] = torch.get_num_threads()
         return {"outputs": [], "frames": 1, "fps": 30.0, "detection_rate": 1.0, "timings_s": {},
-                "camera": {"moving": False, "height_m": 1.5}, "pipeline_fps": 1.0, "pipeline_with_startup_fps": 1.0}
+                "camera": {"moving": False, "height_m": 1.5, "decision": "background still"},
+                "other_person": {"switches": 0, "frames_masked": 0},
+                "pipeline_fps": 1.0, "pipeline_with_startup_fps": 1.0}
 
     monkeypatch.setattr(Reconstructor, "reconstruct", counting_reconstruct)
     monkeypatch.setattr(rohm.video.pipeline, "run_video", fake_run_video)

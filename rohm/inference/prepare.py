@@ -119,7 +119,11 @@ def prepare(motion: Motion, body: BodyModel) -> Prepared:
             joints = body(torch.as_tensor(betas), torch.as_tensor(root_orient), torch.as_tensor(pose_body),
                           torch.as_tensor(trans)).joints.numpy()
         return Prepared(root_orient, pose_body, trans, betas, joints, observed, source)
-    betas, source = fit_body_shape(motion.joints, observed, body)
+    if motion.betas is not None and motion.body_model == body.name and np.size(motion.betas) == body.num_betas \
+            and np.isfinite(motion.betas).all():
+        betas, source = np.asarray(motion.betas, dtype=np.float64).reshape(-1), "input"  # a shape the caller knows
+    else:
+        betas, source = fit_body_shape(motion.joints, observed, body)
     with torch.no_grad():
         rest = body.rest_joints(torch.as_tensor(betas)[None])[0]
         filled = fill_joints(np.where(observed[..., None], motion.joints, np.nan), observed, rest.numpy())

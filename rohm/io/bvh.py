@@ -1,4 +1,6 @@
-"""BVH motion capture files: a vectorised reader, an atomic writer and forward kinematics.
+"""BVH motion capture files: a vectorised reader, an atomic writer, forward kinematics, and new
+channel values written into a file's own channels (`with_channels`, rotations in each joint's
+own Euler order, nearest the values already there).
 
 Conventions follow the BVH format itself, so any file round-trips unchanged:
 - joints are listed in file order (depth first); an End Site is a joint named
