@@ -85,14 +85,18 @@ def test_bad_files_are_rohm_errors(tmp_path: Path) -> None:
 
 
 def test_rotation_and_shape_columns_get_a_larger_std_floor() -> None:
-    from rohm.representation.normalization import ROTATION_STD_FLOOR, STD_FLOOR
+    from rohm.representation.normalization import POSITION_STD_FLOOR, ROTATION_STD_FLOOR, STD_FLOOR
 
     layout = FeatureLayout(num_betas=6)
     data = np.random.default_rng(0).normal(size=(50, layout.dim))
     data[:, layout.rotations] = 0.3  # constant, e.g. a leaf joint that never turns
     data[:, layout.betas] = 0.5
     data[:, layout.joints] = 1.0
+    data[:, layout.joint_vel] = 0.0
     norm = Normalizer.fit([data], layout)
     assert np.allclose(norm.std[layout.rotations], ROTATION_STD_FLOOR)
     assert np.allclose(norm.std[layout.betas], ROTATION_STD_FLOOR)
-    assert np.allclose(norm.std[layout.joints], STD_FLOOR)
+    # Positions: a hip that never moves relative to the pelvis must not make another body's hips
+    # tens of standard deviations out.
+    assert np.allclose(norm.std[layout.joints], POSITION_STD_FLOOR)
+    assert np.allclose(norm.std[layout.joint_vel], STD_FLOOR)
