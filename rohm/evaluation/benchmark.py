@@ -77,7 +77,7 @@ METHODS = ("input", "classical", "optim", "mdm++", "rohm", "rohm-paper", "rohm-n
 PAPER_ABLATION_PROTOCOLS = ("occl-k3", "occl-k5", "occl-k7")
 # Where each method runs by default: ablations and the slow paper setting only on the main protocols.
 METHOD_PROTOCOLS: dict[str, tuple[str, ...]] = {
-    "optim": MAIN_PROTOCOLS, "rohm-paper": ("occl-k3",), "rohm-no-trajcontrol": ("occl-k3", "cam-k3"),
+    "optim": MAIN_PROTOCOLS, "rohm-paper": ("occl-k3",), "mdm++": DEFAULT_PROTOCOLS, "rohm-no-trajcontrol": ("occl-k3", "cam-k3"),
     "rohm-k1": ("occl-k3", "cam-k3"), "rohm-no-guidance": ("occl-k3", "cam-k3"), "rohm-no-skate": ("occl-k3", "cam-k3"),
     "rohm-no-footlock": ("occl-k3", "occ10-k3", "cam-k3"), "rohm-no-gap": ("occ10-k3", "cam-k3"),
     **{m: PAPER_ABLATION_PROTOCOLS for m in ("paper-k1", "paper-k2-no-tc", "paper-k2", "paper-k2-no-guidance")},

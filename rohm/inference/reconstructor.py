@@ -76,9 +76,16 @@ class Settings:
     guidance_steps: int | None = 8  # last PoseNet steps that are guided; None: a tenth of them (paper: 100 of 1000)
     guidance_clip: float | None = 10.0  # bound on each guidance update, in posterior std (None: unbounded)
     drift_sigma: float | None = 15.0  # frames; low-pass pelvis correction towards the input (None: off)
-    joint_sigma: float | None = 8.0  # frames; low-pass per-joint anchoring to observed joints + IK (None: off)
+    joint_sigma: float | None = 2.0  # frames; low-pass per-joint anchoring to observed joints + IK (None: off)
     gap_weight: float = 0.05  # weight of the straight path through unobserved pelvis frames (drift correction)
-    joint_gap_weight: float = 0.3  # the same for each joint in its own gaps (joint anchoring); chosen on val
+    joint_gap_weight: float = 1.0  # the same for each joint in its own gaps (joint anchoring)
+    # Joint anchoring pulls towards an RTS smoothing of the observations (the evidence's best
+    # estimate) rather than the raw ones; sigma, gap weight and this chosen on val + CMU
+    # (benchmarks/results/val_anchoring.json).
+    smooth_evidence: bool = True
+    # With 2D keypoints (a camera) the 3D observations carry depth errors that no smoothing removes:
+    # anchoring then uses the raw 3D at (sigma, gap weight) = camera_anchoring (v0.2's, chosen on Cam val).
+    camera_anchoring: tuple[float, float] = (8.0, 0.3)
     foot_lock: bool = True  # pin feet during their contact spans + IK (rohm.inference.foot_lock)
     foot_shift: float = 0.2  # metres a pinned foot may be moved; spans needing more are left alone (video: 0.4)
     foot_drop: float = 0.0  # metres the body may be lowered so a leg reaches its pinned foot (video: 0.08)
@@ -145,6 +152,17 @@ def with_confidence_mask(motion: Motion) -> Motion:
     conf = np.nan_to_num(np.asarray(motion.keypoints_2d_conf, dtype=np.float64), nan=0.0)
     mask = motion.observed() & (conf >= CONFIDENCE_THRESHOLD)
     return dataclasses.replace(motion, joint_mask=mask)
+
+
+def smoothed_evidence(motion: Motion) -> Motion:
+    """The motion with its observed joints replaced by a Kalman/RTS smoothing of the observations
+    (constant-velocity model, the classical baseline's val-tuned noise levels): the best the
+    evidence alone says about where an observed joint is, for joint anchoring to pull towards."""
+    from rohm.baselines.classical import RTS, fill_motion
+
+    filled, observed = fill_motion(motion)
+    smoothed = RTS()(filled, observed, float(motion.fps))
+    return dataclasses.replace(motion, joints=np.where(observed[..., None], smoothed, np.nan), joint_mask=observed)
 
 
 class Reconstructor:
@@ -299,7 +317,11 @@ class Reconstructor:
                                      settings.gap_weight)
             out.joints, out.trans = out.joints + shift[:, None], out.trans + shift
         if settings.joint_sigma is not None:
-            out = self._anchor(out, work, settings.joint_sigma, settings.joint_gap_weight)
+            if work.keypoints_2d is not None:  # a camera: depth-noisy 3D, anchored loosely to the raw input
+                out = self._anchor(out, work, *settings.camera_anchoring)
+            else:
+                evidence = smoothed_evidence(work) if settings.smooth_evidence else work
+                out = self._anchor(out, evidence, settings.joint_sigma, settings.joint_gap_weight)
         out = resample_motion(out, motion.fps, motion.num_frames)
         if settings.foot_lock:
             rest = self.body.rest_joints(torch.as_tensor(out.betas, dtype=torch.float64)[None])[0]
