@@ -193,18 +193,24 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_view(args: argparse.Namespace) -> int:
+def _labelled_motions(args: argparse.Namespace) -> tuple[list, list[str]]:
+    """The motion and --compare motions of `view`/`render`, with their --labels (default: file names)."""
     from rohm.io.atomic import check_not_input
-    from rohm.io.glb import glb_bytes
     from rohm.io.motion_file import load_motion
-    from rohm.visualisation.viewer import write_viewer
 
     paths = [args.motion, *args.compare]
     check_not_input(args.out, paths)
-    motions = [load_motion(p, allow_all_missing=True) for p in paths]
     labels = args.labels.split(",") if args.labels else [Path(p).stem for p in paths]
     if len(labels) != len(paths):
         raise RohmError(f"--labels gives {len(labels)} names for {len(paths)} motions")
+    return [load_motion(p, allow_all_missing=True) for p in paths], labels
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from rohm.io.glb import glb_bytes
+    from rohm.visualisation.viewer import write_viewer
+
+    motions, labels = _labelled_motions(args)
     try:
         glb = glb_bytes(motions[0]) if args.mesh else None
     except RohmError as exc:
@@ -215,16 +221,9 @@ def _cmd_view(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from rohm.io.atomic import check_not_input
-    from rohm.io.motion_file import load_motion
     from rohm.visualisation import render_video
 
-    paths = [args.motion, *args.compare]
-    check_not_input(args.out, paths)
-    motions = [load_motion(p, allow_all_missing=True) for p in paths]
-    labels = args.labels.split(",") if args.labels else [Path(p).stem for p in paths]
-    if len(labels) != len(paths):
-        raise RohmError(f"--labels gives {len(labels)} names for {len(paths)} motions")
+    motions, labels = _labelled_motions(args)
     out = render_video(motions, args.out, labels=labels, layout=args.layout, mode=args.mode)
     print(f"wrote {out}")
     return 0

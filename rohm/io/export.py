@@ -25,16 +25,22 @@ END_SITES = {"head": (0.0, 0.10, 0.0), "left_wrist": (0.08, 0.0, 0.0), "right_wr
              "left_foot": (0.0, 0.0, 0.05), "right_foot": (0.0, 0.0, 0.05)}
 
 
-def export_bvh(motion: Motion, out: str | Path, body: BodyModel | None = None) -> Path:
-    """Write `motion` (with body parameters) as a BVH file, atomically."""
+def check_exportable(motion: Motion, what: str) -> None:
+    """One-line errors for a motion no file format can be written from: it needs complete anny
+    body parameters (rohm's outputs have them)."""
     if not motion.has_params:
-        raise RohmError("BVH export needs body parameters (trans, root_orient, pose_body); "
+        raise RohmError(f"{what} export needs body parameters (trans, root_orient, pose_body); "
                         "run `rohm reconstruct` on a joints-only file first")
     params = np.concatenate([motion.trans, motion.root_orient, motion.pose_body], axis=1)
     if not np.isfinite(params).all():
-        raise RohmError("BVH export needs complete body parameters, but some are NaN")
+        raise RohmError(f"{what} export needs complete body parameters, but some are NaN")
     if motion.body_model != "anny":
-        raise RohmError(f"BVH export supports anny motions (rohm's outputs), not {motion.body_model!r}")
+        raise RohmError(f"{what} export supports anny motions (rohm's outputs), not {motion.body_model!r}")
+
+
+def export_bvh(motion: Motion, out: str | Path, body: BodyModel | None = None) -> Path:
+    """Write `motion` (with body parameters) as a BVH file, atomically."""
+    check_exportable(motion, "BVH")
     body = body or load_body("anny")
     betas = torch.as_tensor(np.full(body.num_betas, 0.5) if motion.betas is None else motion.betas, dtype=torch.float64)
     with torch.no_grad():

@@ -33,6 +33,7 @@ import torch
 from rohm.body import BodyModel, load_body
 from rohm.errors import RohmError
 from rohm.io.atomic import atomic_path
+from rohm.io.export import check_exportable
 from rohm.io.motion_file import Motion
 from rohm.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
@@ -206,14 +207,7 @@ def motion_glb(motion: Motion, skin: Skin) -> gl.GLTF2:
 
 def glb_bytes(motion: Motion, body: BodyModel | None = None) -> bytes:
     """The .glb file of a motion with body parameters, as bytes."""
-    if not motion.has_params:
-        raise RohmError("glTF export needs body parameters (trans, root_orient, pose_body); "
-                        "run `rohm reconstruct` on a joints-only file first")
-    params = np.concatenate([motion.trans, motion.root_orient, motion.pose_body], axis=1)
-    if not np.isfinite(params).all():
-        raise RohmError("glTF export needs complete body parameters, but some are NaN")
-    if motion.body_model != "anny":
-        raise RohmError(f"glTF export supports anny motions (rohm's outputs), not {motion.body_model!r}")
+    check_exportable(motion, "glTF")
     body = body or load_body("anny")
     betas = (body.default_betas if motion.betas is None
              else torch.as_tensor(motion.betas[: body.num_betas], dtype=torch.float64))
