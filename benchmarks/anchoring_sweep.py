@@ -21,11 +21,10 @@ from pathlib import Path
 
 import torch
 
-from rohm.evaluation.benchmark import PROTOCOLS, make_input
-from rohm.evaluation.metrics import evaluate, flatten
+from rohm.evaluation.catalogue import PROTOCOLS
+from rohm.evaluation.protocol import aggregate, score_clip
 from rohm.inference import Reconstructor, Settings
 from rohm.io.atomic import write_text_atomic
-from rohm.io.motion_file import load_motion
 
 VARIANTS = {
     "A": Settings(smooth_evidence=False, joint_sigma=8.0, joint_gap_weight=0.3),
@@ -52,18 +51,11 @@ def main() -> int:
     results = json.loads(out.read_text())["results"] if out.exists() else {}
     for data, clips in sets.items():
         for protocol in ("occl-k3", "occ10-k3"):
-            for name in args.variants.split(","):
-                sums: dict[str, list[float]] = {}
-                for i, clip in enumerate(clips):
-                    gt = load_motion(clip)
-                    inp = make_input(PROTOCOLS[protocol], gt, i)
-                    r = flatten(evaluate(rec.reconstruct(inp, VARIANTS[name]), gt, inp))
-                    for k in KEYS:
-                        if r.get(k) is not None:
-                            sums.setdefault(k, [0.0, 0.0])
-                            sums[k][0] += r[k] * gt.num_frames
-                            sums[k][1] += gt.num_frames
-                results[f"{data}/{protocol}/{name}"] = {k: v[0] / v[1] for k, v in sums.items()}
+            methods = {name: (lambda m, s=VARIANTS[name]: rec.reconstruct(m, s)) for name in args.variants.split(",")}
+            rows = [score_clip(PROTOCOLS[protocol], clip, i, methods)["methods"] for i, clip in enumerate(clips)]
+            for name in methods:
+                agg = aggregate([r[name] for r in rows])
+                results[f"{data}/{protocol}/{name}"] = {k: agg[k] for k in KEYS if agg.get(k) is not None}
                 print(data, protocol, name, {k: round(v, 2) for k, v in results[f"{data}/{protocol}/{name}"].items()})
     report = {"command": " ".join(sys.argv), "variants": {k: {"smooth_evidence": v.smooth_evidence,
               "joint_sigma": v.joint_sigma, "joint_gap_weight": v.joint_gap_weight} for k, v in VARIANTS.items()},

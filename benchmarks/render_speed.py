@@ -79,7 +79,7 @@ def noisy_input(motion: Motion, seed: int = 0) -> tuple[Motion, Motion]:
     joints[:, list(LOWER_BODY)] = np.nan
     mask = ~np.isnan(joints).any(axis=-1)
     output = Motion(joints=motion.joints, fps=motion.fps, contacts=motion.contacts,
-                    extras={"input_joint_mask": mask})
+                    input_joint_mask=mask)
     return output, Motion(joints=joints, fps=motion.fps)
 
 

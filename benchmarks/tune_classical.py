@@ -16,7 +16,6 @@ import argparse
 import itertools
 import json
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from rohm.baselines.classical import CLASSICAL_KINDS, classical_method, fill_motion
+from rohm.baselines.classical import classical_method
 from rohm.corruption import corrupt_motion
-from rohm.evaluation.metrics import evaluate, flatten
-from rohm.evaluation.protocol import aggregate
+from rohm.evaluation.protocol import aggregate, score_input
+from rohm.inference.prepare import filled_input
+from rohm.inference.smoothing import CLASSICAL_KINDS
 from rohm.io.atomic import write_text_atomic
 from rohm.io.motion_file import Motion, load_motion
 
@@ -56,15 +56,9 @@ def candidates(kind: str) -> list[dict[str, Any]]:
 
 def score(method: Callable[[Motion], Motion], cases: Sequence[Case]) -> dict[str, Any]:
     """Frame-weighted metrics of `method` on the cases, as `run_protocol` aggregates them."""
-    start = time.perf_counter()
-    result = aggregate([flatten(evaluate(method(inp), gt, inp)) for gt, inp in cases])
-    result["seconds_per_clip"] = (time.perf_counter() - start) / len(cases)
-    return result
-
-
-def filled(motion: Motion) -> Motion:
-    """The input with its gaps filled and no smoothing: what each smoother must beat."""
-    return Motion(joints=fill_motion(motion)[0], fps=motion.fps)
+    rows = [score_input(gt, inp, {"method": method})["method"] for gt, inp in cases]
+    seconds = [row.pop("seconds") for row in rows]
+    return {**aggregate(rows), "seconds_per_clip": sum(seconds) / len(cases)}
 
 
 def main() -> int:
@@ -97,7 +91,7 @@ def main() -> int:
 
     results: dict[str, dict[str, Any]] = {}
     for label, occ in (("occ-l_k3", "lower"), ("occ-10_k3", "frames-10")):
-        methods = {"filled": filled, **{k: classical_method(k, **chosen[k]) for k in CLASSICAL_KINDS}}
+        methods = {"filled": filled_input, **{k: classical_method(k, **chosen[k]) for k in CLASSICAL_KINDS}}
         results[label] = {name: score(m, cases[occ]) for name, m in methods.items()}
 
     report = {

@@ -2,9 +2,9 @@
 
 Usage: python benchmarks/validate.py --data data/bandai [--weights DIR] [--max-clips N]
        [--out benchmarks/results/val_occl_k3.json]
-The input is scored with its missing joints filled as rohm's inference prepares them
-(interpolated in time; never-observed joints from the rest pose); on its visible joints
-that is the input's own error.
+The input is scored with its missing joints filled by the one input fill every table uses
+(`rohm.inference.prepare.filled_input`: interpolated in time; never-observed joints from the
+rest pose); on its visible joints that is the input's own error.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ from pathlib import Path
 
 import torch
 
-from rohm.body import load_body
 from rohm.evaluation.protocol import run_protocol
-from rohm.inference import MDMReconstructor, Reconstructor, Settings
-from rohm.inference.prepare import prepare
+from rohm.inference import Reconstructor, Settings
+from rohm.inference.prepare import filled_input
 from rohm.io.atomic import write_text_atomic
-from rohm.io.motion_file import Motion
 
 
 def main() -> int:
@@ -36,16 +34,12 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(2)
     clips = sorted((Path(args.data) / "val").glob("*.npz"))[: args.max_clips]
-    body = load_body("anny")
     settings = Settings()
-
-    def as_input(m: Motion) -> Motion:
-        return Motion(joints=prepare(m, body).joints, fps=m.fps)
 
     def method(name: str):  # built lazily: only the networks a run asks for are loaded
         if name == "input":
-            return as_input
-        rec = (Reconstructor if name == "rohm" else MDMReconstructor).from_pretrained(args.weights)
+            return filled_input
+        rec = Reconstructor.from_pretrained(args.weights, model=name)
         return lambda m: rec.reconstruct(m, settings)
 
     out = Path(args.out)

@@ -72,7 +72,12 @@ def figures(name: str, folder: Path) -> dict[str, Any]:
     """The figures of one output folder (motion.npz, and summary.json where it says more)."""
     from rohm.inference.foot_lock import stance_labels
     from rohm.io.motion_file import load_motion
-    from rohm.video.plausibility import jitter, lowest_foot_m, reprojection_error, torso_tilt_deg
+    from rohm.video.plausibility import (
+        jitter,
+        lowest_foot_m,
+        reprojection_error,
+        torso_tilt_deg,
+    )
 
     motion = load_motion(folder / "motion.npz")
     summary = json.loads((folder / "summary.json").read_text())

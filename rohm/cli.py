@@ -12,7 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rohm.builtin_clips import DEFAULT_CLIP
+from rohm.cli_flags import add_threads_flag, set_threads
 from rohm.errors import RohmError
+from rohm.evaluation.catalogue import DEFAULT_PROTOCOLS, METHODS, parse_list
+from rohm.occlusions import OCCLUSIONS
+from rohm.video.command import add_video_parser
 
 if TYPE_CHECKING:
     from rohm.inference import Settings
@@ -103,24 +108,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings.samples = args.samples
     settings.check()
     return settings
-
-
-def add_threads_flag(p: argparse.ArgumentParser) -> None:
-    """`--threads N`: torch's CPU threads for the command (see `set_threads`)."""
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="torch CPU threads, N >= 1 (default: torch's choice, usually one per core); "
-                        "set before any work starts")
-
-
-def set_threads(threads: int | None) -> None:
-    """torch.set_num_threads(threads) unless None (torch's default); below 1 is a RohmError."""
-    if threads is None:
-        return
-    if threads < 1:
-        raise RohmError(f"--threads must be >= 1, got {threads}")
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def _device(name: str) -> str:
@@ -230,11 +217,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from rohm.demo import demo_clips, run_demo
+    from rohm.builtin_clips import demo_clips
 
     if args.list:
         print("\n".join(demo_clips()))
         return 0
+    from rohm.demo import run_demo
+
     _device(args.device)
     files = run_demo(args.out, clip=args.clip, noise=args.noise, occlusion=args.occlusion, seed=args.seed,
                      settings=_settings(args), weights=args.checkpoint, video=not args.no_video)
@@ -245,7 +234,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
-    from rohm.evaluation.benchmark import DEFAULT_PROTOCOLS, METHODS, parse_list, run_benchmark
+    from rohm.evaluation.benchmark import run_benchmark
 
     report = run_benchmark(args.data, args.out, split=args.split, protocols=parse_list(args.protocols, DEFAULT_PROTOCOLS),
                            methods=parse_list(args.methods, METHODS), max_clips=args.max_clips, workers=args.workers,
@@ -303,8 +292,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-clips", type=int, default=None, help="use only the first N clips per split (smoke tests)")
     train.set_defaults(func=_cmd_train)
 
-    from rohm.corruption import OCCLUSIONS
-
     corrupt = sub.add_parser("corrupt", help="make a noisy, occluded test input (the paper's AMASS setup)")
     corrupt.add_argument("input", help="motion npz with body parameters")
     corrupt.add_argument("--noise", type=float, required=True, help="noise level k: k degrees on rotations, k cm on translation")
@@ -341,14 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="write a motion with body parameters as BVH and/or glTF (metres, y-up)")
     exp.add_argument("motion", help="motion npz, e.g. a `rohm reconstruct` output")
     exp.add_argument("--bvh", default=None, help="output .bvh (the 22-joint skeleton)")
-    exp.add_argument("--glb", default=None, help="output .glb (the skinned, animated anny body)")
+    exp.add_argument("--glb", default=None, help="output .glb (the skinned, animated body)")
     exp.set_defaults(func=_cmd_export)
 
     view = sub.add_parser("view", help="one self-contained HTML page to play, scrub and orbit motions in a browser")
     view.add_argument("motion", help="motion npz, e.g. a `rohm reconstruct` output")
     view.add_argument("--compare", nargs="*", default=[], help="more motions shown with it (e.g. the input)")
     view.add_argument("--labels", default=None, help="comma-separated names (default: file names)")
-    view.add_argument("--mesh", action="store_true", help="also show the result's anny body (needs body parameters)")
+    view.add_argument("--mesh", action="store_true", help="also show the result's body mesh (needs body parameters)")
     view.add_argument("--out", required=True, help="output .html")
     view.set_defaults(func=_cmd_view)
 
@@ -360,8 +347,6 @@ def build_parser() -> argparse.ArgumentParser:
     ren.add_argument("--mode", choices=("skeleton", "mesh"), default="skeleton")
     ren.add_argument("--out", required=True, help="output .mp4")
     ren.set_defaults(func=_cmd_render)
-
-    from rohm.evaluation.benchmark import DEFAULT_PROTOCOLS, METHODS
 
     bench = sub.add_parser("benchmark", help="methods x protocols on whole clips: results.json, results.md, plots")
     bench.add_argument("--data", required=True, help="a `rohm data build` folder")
@@ -380,11 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", required=True, help="output folder (resumable)")
     bench.set_defaults(func=_cmd_benchmark)
 
-    from rohm.video.command import add_video_parser
-
     add_video_parser(sub)
-
-    from rohm.demo import DEFAULT_CLIP
 
     demo = sub.add_parser("demo", help="corrupt, reconstruct, score and render a built-in real clip")
     demo.add_argument("--out", default="rohm-demo", help="output folder (default rohm-demo)")

@@ -17,9 +17,9 @@ import torch
 from rohm.body import BodyModel, load_body
 from rohm.errors import RohmError
 from rohm.io.motion_file import Motion
+from rohm.occlusions import OCCLUSIONS
 from rohm.skeleton import LOWER_BODY, NUM_JOINTS
 
-OCCLUSIONS: tuple[str, ...] = ("none", "lower", "frames-10")
 FRAMES_FRACTION = 0.10  # share of frames masked by "frames-10"
 
 
@@ -70,7 +70,7 @@ def corrupt_motion(motion: Motion, noise: float, occlusion: str, seed: int, body
     trans = motion.trans + rng.normal(0.0, 0.01 * noise, size=(n, 3))
 
     if motion.betas is None:
-        betas = np.full(body.num_betas, 0.5) if body.name == "anny" else np.zeros(body.num_betas)
+        betas = body.default_betas.numpy()
     else:
         betas = np.array(motion.betas[: body.num_betas], dtype=np.float64)
     with torch.no_grad():
@@ -91,5 +91,6 @@ def corrupt_motion(motion: Motion, noise: float, occlusion: str, seed: int, body
     return Motion(
         joints=joints, fps=motion.fps, trans=trans, root_orient=root_orient, pose_body=pose_body,
         betas=betas, body_model=motion.body_model, joint_mask=mask,
-        intrinsics=None if motion.intrinsics is None else motion.intrinsics.copy(), extras=extras,
+        intrinsics=None if motion.intrinsics is None else motion.intrinsics.copy(),
+        extrinsics=None if motion.extrinsics is None else motion.extrinsics.copy(), extras=extras,
     )

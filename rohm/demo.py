@@ -11,21 +11,15 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from rohm.builtin_clips import CLIPS_DIR, DEFAULT_CLIP, demo_clips
 from rohm.corruption import corrupt_motion
 from rohm.errors import RohmError
 from rohm.evaluation.metrics import evaluate, format_table
 from rohm.inference import Reconstructor, Settings
+from rohm.inference.prepare import filled_input
 from rohm.io.atomic import write_text_atomic
 from rohm.io.export import export_bvh
-from rohm.io.motion_file import Motion, load_motion, save_motion
-
-CLIPS_DIR = Path(__file__).resolve().parent / "demo_clips"
-DEFAULT_CLIP = "walk-turn-left_normal_020"
-
-
-def demo_clips() -> list[str]:
-    """Names of the built-in clips."""
-    return sorted(p.stem for p in CLIPS_DIR.glob("*.npz"))
+from rohm.io.motion_file import load_motion, save_motion
 
 
 def run_demo(out: str | Path, clip: str = DEFAULT_CLIP, noise: float = 3.0, occlusion: str = "lower",
@@ -45,7 +39,7 @@ def run_demo(out: str | Path, clip: str = DEFAULT_CLIP, noise: float = 3.0, occl
     save_motion(noisy, files["input"])
     save_motion(result, files["output"])
     metrics = {"clip": clip, "noise": noise, "occlusion": occlusion, "seed": seed, "settings": asdict(settings),
-               "input": evaluate(_as_scored_input(noisy), gt, noisy), "rohm": evaluate(result, gt, noisy)}
+               "input": evaluate(filled_input(noisy), gt, noisy), "rohm": evaluate(result, gt, noisy)}
     write_text_atomic(files["metrics"], json.dumps(metrics, indent=2))
     export_bvh(result, files["bvh"])
     if video:
@@ -61,12 +55,3 @@ def run_demo(out: str | Path, clip: str = DEFAULT_CLIP, noise: float = 3.0, occl
     print(f"GMPJPE {i['gmpjpe']['all']:.1f} -> {r['gmpjpe']['all']:.1f} mm, Accel {i['accel']:.1f} -> {r['accel']:.1f} m/s^2, "
           f"Skating {i['skating']:.2f} -> {r['skating']:.2f} (input -> rohm)")
     return files
-
-
-def _as_scored_input(noisy: Motion) -> Motion:
-    """The input as a prediction: hidden joints interpolated in time, or placed by the rest pose
-    when never seen (what a user would have without rohm)."""
-    from rohm.body import load_body
-    from rohm.inference.prepare import prepare
-
-    return Motion(joints=prepare(noisy, load_body("anny")).joints, fps=noisy.fps)

@@ -86,8 +86,7 @@ def camera_corrupt(gt: Motion, seed: int, noise: float = 3.0) -> Motion:
     shift_cam = cam_pelvis * (scale[:, None] - 1.0)
     shift = shift_cam @ extrinsics[:3, :3]  # camera -> world direction
     confidence[hidden] = HIDDEN_CONFIDENCE
-    extras = dict(noisy.extras)
-    extras.update(extrinsics=extrinsics, corrupt_occlusion=np.str_("camera"))
+    extras = {**noisy.extras, "corrupt_occlusion": np.str_("camera")}
     return dataclasses.replace(
         noisy, joints=noisy.joints + shift[:, None], trans=noisy.trans + shift,
-        keypoints_2d=keypoints, keypoints_2d_conf=confidence, intrinsics=intrinsics, extras=extras)
+        keypoints_2d=keypoints, keypoints_2d_conf=confidence, intrinsics=intrinsics, extrinsics=extrinsics, extras=extras)

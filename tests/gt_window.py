@@ -24,5 +24,5 @@ def gt_window(rec: Reconstructor, clip: Path) -> tuple[Motion, torch.Tensor, tor
     joints, orient, trans = apply_frames(t(gt.joints)[None], t(gt.root_orient)[None], t(gt.trans)[None],
                                          rest[0][None], [frame])
     feats = rec.normalizer.normalize(encode(joints, orient, trans, t(gt.pose_body)[None], torch.as_tensor(gt.betas)[None],
-                                            t(gt.contacts)[None], rec.layout)).float()
-    return gt, feats[..., list(rec.layout.traj_abs)], feats[..., rec.layout.local], rest.float(), [frame]
+                                            t(gt.contacts)[None], rec.normalizer.layout)).float()
+    return gt, feats[..., list(rec.normalizer.layout.traj_abs)], feats[..., rec.normalizer.layout.local], rest.float(), [frame]

@@ -44,3 +44,21 @@ def test_mesh_follows_the_joints() -> None:
         gap_posed = (out.vertices[:, near] - out.joints[:, j, None]).norm(dim=-1).mean()
         assert abs(gap_posed - gap_rest) < 0.02
     assert body.faces.shape[1] == 3 and int(body.faces.max()) < 13718
+
+
+def test_rest_joints_match_annys_own_forward_pass() -> None:
+    """The public coefficient route of `rest_joints` poses the bones as anny's forward pass does."""
+    body = load_body("anny")
+    model = body._model
+    betas = torch.rand(3, 6, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    zero_pose = torch.eye(4, dtype=model.dtype).repeat(3, len(model.bone_labels), 1, 1)
+    bones = model(pose_parameters=zero_pose, phenotype_kwargs=betas.to(model.dtype))["bone_poses"]
+    joints = bones[:, body._bone_idx, :3, 3]
+    assert torch.allclose(body.rest_joints(betas), joints - joints[:, :1], atol=1e-6)
+    assert not torch.allclose(body.rest_joints(betas.flip(-1)), joints - joints[:, :1], atol=1e-3)  # negative control
+
+
+def test_shape_is_bounded_to_phenotype_range() -> None:
+    body = load_body("anny")
+    assert body.bounded_shape and body.shape_bounds == (0.0, 1.0)
+    assert torch.equal(body.default_betas, torch.full((6,), 0.5, dtype=torch.float64))

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from rohm.body import load_body
+from rohm.body.cache import CachedBody
 from rohm.body.kinematics import forward_kinematics
+from rohm.body.shape import leg_length
 from rohm.representation import Normalizer
 from rohm.skeleton import FOOT_JOINTS, LOWER_BODY
-from rohm.body.shape import leg_length
-from rohm.body.cache import CachedBody
 from rohm.training.augment import Augmentation, reshape, shape_bank, swap_upper_body
 from rohm.training.batch import fit_augmented_normalizer
 from rohm.training.clips import ClipStore

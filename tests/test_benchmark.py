@@ -23,7 +23,7 @@ def test_camera_protocol_inputs_are_consistent() -> None:
     inp = camera_corrupt(gt, seed=4)
     again = camera_corrupt(gt, seed=4)
     assert np.array_equal(inp.keypoints_2d, again.keypoints_2d)  # deterministic per seed
-    ext, k = inp.extras["extrinsics"], inp.intrinsics
+    ext, k = inp.extrinsics, inp.intrinsics
     pixels, depth = project_points(gt.joints, ext, k)
     assert (depth > 2.0).all()  # the camera sees the clip from metres away
     assert np.abs(inp.keypoints_2d - pixels).std() < 3.0  # 2 px detector noise

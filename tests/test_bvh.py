@@ -12,7 +12,6 @@ from scipy.spatial.transform import Rotation
 from rohm.errors import RohmError
 from rohm.io.bvh import Skeleton, make_bvh, read_bvh, write_bvh
 
-
 # Root (6 channels) -> A (offset +1 X, 3 channels) -> End Site (offset +1 X).
 # Frame 1: rest. Frame 2: root at (1,2,3) turned 90 deg about Z. Frame 3: A turned 90 deg about Z.
 CHAIN = """HIERARCHY

@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rohm.baselines.classical import CLASSICAL_KINDS, SMOOTHERS, classical_method, fill_motion, rest_pose
+from rohm.baselines.classical import classical_method
 from rohm.corruption import corrupt_motion
 from rohm.errors import RohmError
 from rohm.evaluation.metrics import evaluate
+from rohm.inference.prepare import fill_motion, rest_pose
+from rohm.inference.smoothing import CLASSICAL_KINDS, SMOOTHERS
 from rohm.io.motion_file import Motion, load_motion
 from rohm.skeleton import LOWER_BODY, NUM_JOINTS, PARENTS
 

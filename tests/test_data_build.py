@@ -8,13 +8,18 @@ import numpy as np
 import pytest
 import torch
 
+from rohm.body import load_body
 from rohm.data.build import build_dataset
 from rohm.data.splits import split_of
 from rohm.errors import RohmError
 from rohm.io.bvh import read_bvh
 from rohm.io.motion_file import load_motion
-from rohm.representation import FeatureLayout, Normalizer, features_to_motion, motion_to_features
-from rohm.body import load_body
+from rohm.representation import (
+    FeatureLayout,
+    Normalizer,
+    features_to_motion,
+    motion_to_features,
+)
 
 
 def test_build_outputs(built_dataset: Path, bandai_bvh_dir: Path) -> None:

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from rohm.body import load_body
+from rohm.body.ik import fit_shape, retarget
 from rohm.data.joint_map import parse_joint_map
 from rohm.data.quality import tpose_frames
-from rohm.data.retarget import fit_shape, retarget
 from rohm.data.sources import read_clip
 from rohm.io.bvh import read_bvh
 from rohm.skeleton import JOINT_NAMES

@@ -11,7 +11,13 @@ import pytest
 from rohm.data import build
 from rohm.data.build import build_dataset
 from rohm.data.joint_map import load_joint_map
-from rohm.data.quality import bone_stretch, check_motion, floor_level, leading_tpose, tpose_frames
+from rohm.data.quality import (
+    bone_stretch,
+    check_motion,
+    floor_level,
+    leading_tpose,
+    tpose_frames,
+)
 from rohm.data.sources import read_clip
 from rohm.io.bvh import read_bvh, write_bvh
 from rohm.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS

@@ -10,10 +10,17 @@ import pytest
 import torch
 
 from rohm.body import load_body
+from rohm.body.contacts import foot_contacts
 from rohm.body.kinematics import forward_kinematics
-from rohm.data.contacts import foot_contacts
-from rohm.inference.foot_lock import BLEND, MAX_DROP, contact_spans, lock_feet, pin_displacement, place_knee
 from rohm.errors import RohmError
+from rohm.inference.foot_lock import (
+    BLEND,
+    MAX_DROP,
+    contact_spans,
+    lock_feet,
+    pin_displacement,
+    place_knee,
+)
 from rohm.io.motion_file import Motion, load_motion
 from rohm.skeleton import FOOT_JOINTS, LOWER_BODY, NUM_JOINTS, PARENTS
 

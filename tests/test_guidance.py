@@ -1,4 +1,4 @@
-"""2D guidance with a camera per frame: `extras['extrinsics']` may be one (4, 4) camera for the
+"""2D guidance with a camera per frame: `Motion.extrinsics` may be one (4, 4) camera for the
 clip or one per frame (N, 4, 4); per-frame cameras are resampled with the motion; wrong shapes
 are one-line errors; the 2D objective projects each frame through its own camera."""
 
@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from gt_window import gt_window
 
 from rohm.cli import main
@@ -57,14 +56,14 @@ def _camera_input(fps: float) -> Motion:
 @pytest.mark.parametrize("fps", [30.0, 24.0])  # at the models' rate, and resampled to it and back
 def test_per_frame_extrinsics_all_equal_give_the_one_camera_result(rec: Reconstructor, fps: float) -> None:
     inp = _camera_input(fps)
-    one = inp.extras["extrinsics"]
-    per_frame = dataclasses.replace(inp, extras={**inp.extras, "extrinsics": np.tile(one, (inp.num_frames, 1, 1))})
+    one = inp.extrinsics
+    per_frame = dataclasses.replace(inp, extrinsics=np.tile(one, (inp.num_frames, 1, 1)))
     settings = Settings(iterations=1, traj_steps=4, pose_steps=8)
     a, b = rec.reconstruct(inp, settings), rec.reconstruct(per_frame, settings)
     assert a.num_frames == b.num_frames == inp.num_frames
     np.testing.assert_allclose(b.joints, a.joints, atol=1e-6)
     np.testing.assert_allclose(b.trans, a.trans, atol=1e-6)
-    assert b.extras["extrinsics"].shape == (inp.num_frames, 4, 4)  # the input's cameras are kept in the output
+    assert b.extrinsics.shape == (inp.num_frames, 4, 4)  # the input's cameras are kept in the output
 
 
 def test_wrong_shape_extrinsics_are_one_line_errors(rec: Reconstructor, tmp_path: Path,
@@ -72,13 +71,13 @@ def test_wrong_shape_extrinsics_are_one_line_errors(rec: Reconstructor, tmp_path
     inp = _camera_input(30.0)
     n = inp.num_frames
     for bad in (np.tile(np.eye(4), (n - 1, 1, 1)), np.eye(4)[:3], np.tile(np.eye(4)[:3], (n, 1, 1)), np.eye(3)):
-        motion = dataclasses.replace(inp, extras={**inp.extras, "extrinsics": bad})
+        motion = dataclasses.replace(inp, extrinsics=bad)
         with pytest.raises(RohmError) as err:
             rec.reconstruct(motion, Settings(iterations=1))
         message = str(err.value)
         assert "\n" not in message and str(bad.shape) in message and f"({n}, 4, 4)" in message, message
     path = tmp_path / "bad.npz"
-    save_motion(dataclasses.replace(inp, extras={"extrinsics": np.tile(np.eye(4), (n + 5, 1, 1))}), path)
+    save_motion(dataclasses.replace(inp, extras={"extrinsics": np.tile(np.eye(4), (n + 5, 1, 1))}, extrinsics=None), path)
     out = tmp_path / "out.npz"
     assert main(["reconstruct", str(path), "--out", str(out)]) == 2
     err_lines = capsys.readouterr().err.strip().splitlines()
@@ -90,23 +89,23 @@ def test_wrong_shape_extrinsics_are_one_line_errors(rec: Reconstructor, tmp_path
 def test_per_frame_extrinsics_are_resampled_with_the_frames() -> None:
     n = 31
     cams = _moving_cameras(n, fps=30.0)
-    motion = Motion(joints=np.zeros((n, 22, 3)), fps=30.0, extras={"extrinsics": cams})
+    motion = Motion(joints=np.zeros((n, 22, 3)), fps=30.0, extrinsics=cams)
     fast = resample_motion(motion, 60.0)
-    ext = fast.extras["extrinsics"]
+    ext = fast.extrinsics
     assert ext.shape == (fast.num_frames, 4, 4) == (2 * n - 1, 4, 4)
     np.testing.assert_allclose(ext[::2], cams, atol=1e-12)  # the source frames are kept
     mid = _moving_cameras(2 * n - 1, fps=60.0)  # constant pan and speed: slerp + lerp land on the true camera
     np.testing.assert_allclose(ext, mid, atol=1e-9)
     np.testing.assert_allclose(ext[:, :3, :3] @ ext[:, :3, :3].transpose(0, 2, 1), np.broadcast_to(np.eye(3), (2 * n - 1, 3, 3)),
                                atol=1e-12)  # still rotations
-    assert motion.extras["extrinsics"] is cams  # the input is not touched
+    assert motion.extrinsics is cams  # the input is not touched
     back = resample_motion(fast, 30.0)
-    np.testing.assert_allclose(back.extras["extrinsics"], cams, atol=1e-12)
+    np.testing.assert_allclose(back.extrinsics, cams, atol=1e-12)
     slow = resample_motion(motion, 24.0)
-    assert slow.extras["extrinsics"].shape == (slow.num_frames, 4, 4)
+    assert slow.extrinsics.shape == (slow.num_frames, 4, 4)
     one = cams[0].copy()
-    static = dataclasses.replace(motion, extras={"extrinsics": one})
-    assert resample_motion(static, 60.0).extras["extrinsics"] is one  # one camera for the clip stays one
+    static = dataclasses.replace(motion, extrinsics=one)
+    assert resample_motion(static, 60.0).extrinsics is one  # one camera for the clip stays one
 
 
 def test_2d_objective_projects_each_frame_through_its_own_camera(rec: Reconstructor) -> None:
@@ -122,16 +121,16 @@ def test_2d_objective_projects_each_frame_through_its_own_camera(rec: Reconstruc
     pixels = project(torch.as_tensor(cam_world), torch.as_tensor(INTRINSICS))  # exactly where the joints project
 
     motion = Motion(joints=world, fps=30.0, keypoints_2d=pixels.numpy(), keypoints_2d_conf=np.full((n, 22), 0.9),
-                    intrinsics=INTRINSICS, extras={"extrinsics": cams})
+                    intrinsics=INTRINSICS, extrinsics=cams)
     idx = np.arange(n)[None]
 
     def objective(m: Motion) -> float:
-        kp = rec._keypoints(m, idx, [frame])
+        kp = rec.codec.keypoints(m, idx, [frame])
         return PoseGuidance(rec.normalizer, traj, rest.float(), 0.0, kp, reproj_weight=1.0).objective(pose, t=None).item()
 
     exact = objective(motion)
     off_target = objective(dataclasses.replace(motion, keypoints_2d=motion.keypoints_2d + 3.0))  # 3 px off
-    first_camera_only = objective(dataclasses.replace(motion, extras={"extrinsics": cams[0]}))
+    first_camera_only = objective(dataclasses.replace(motion, extrinsics=cams[0]))
     assert off_target > 0 and first_camera_only > 0
     assert exact < 1e-3 * off_target  # zero up to float32 rounding
     assert exact < 1e-3 * first_camera_only  # the moving camera matters: one camera for all frames is wrong

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_training import TINY
 
 from rohm.body import load_body
 from rohm.corruption import corrupt_motion
@@ -19,7 +20,6 @@ from rohm.inference.prepare import fill_in_time, prepare
 from rohm.inference.pretrained import export_run
 from rohm.inference.windows import blend_weights, window_starts
 from rohm.io.motion_file import Motion, load_motion
-from test_training import TINY
 
 
 @pytest.mark.parametrize("n,window,overlap", [(10, 96, 32), (96, 96, 32), (97, 96, 32), (500, 96, 32), (200, 64, 16)])
@@ -42,7 +42,7 @@ def test_fill_in_time() -> None:
 
 
 def test_prepare_joints_only_and_params(built_dataset: Path) -> None:
-    body = load_body("anny")
+    body = load_body()
     gt = load_motion(sorted((built_dataset / "test").glob("*.npz"))[0])
     noisy = corrupt_motion(gt, 0.0, "lower", 0)
     prep = prepare(noisy, body)
@@ -80,24 +80,26 @@ def test_reconstruct_keeps_frames_and_world(built_dataset: Path, tiny_weights: P
 
 @pytest.mark.parametrize("paper", [True, False])
 def test_paper_iterations_condition_on_the_previous_estimate(built_dataset: Path, tiny_weights: Path,
-                                                            paper: bool) -> None:
+                                                            paper: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Eq. 10-11: under the paper's conditioning iteration 2 sees iteration 1's trajectory and pose
     (fully observed); rohm's default keeps conditioning on the input."""
+    import rohm.inference.denoise as denoise
+
     rec = Reconstructor.from_pretrained(tiny_weights)
     calls: list[dict] = []
-    real = rec._sample
+    real = denoise.sample_network
 
     def spy(net, schedule, shape, steps, settings, gen, guidance=None, **kwargs):
         result = real(net, schedule, shape, steps, settings, gen, guidance=guidance, **kwargs)
         calls.append({"net": net, "out": result, **kwargs})
         return result
-    rec._sample = spy  # type: ignore[method-assign]
+    monkeypatch.setattr(denoise, "sample_network", spy)
     gt = load_motion(sorted((built_dataset / "test").glob("*.npz"))[0])
     settings = Settings.paper_fast() if paper else Settings()
     settings.traj_steps, settings.pose_steps = 2, 2
     rec.reconstruct(corrupt_motion(gt, 3.0, "lower", 1), settings)
     traj1, pose1, traj2, pose2 = calls[:4]
-    assert traj1["net"] is rec.trajnet and pose2["net"] is rec.posenet
+    assert traj1["net"] is rec.denoiser.trajnet and pose2["net"] is rec.denoiser.posenet
     if paper:
         assert torch.equal(traj2["cond"], traj1["out"]) and torch.equal(pose2["cond"], pose1["out"])
         assert bool((pose2["cond_mask"] == 1).all())
@@ -126,14 +128,14 @@ def test_missing_weights_are_a_clear_error(tmp_path: Path) -> None:
 
 def test_shipped_weights_improve_a_corrupted_real_clip(built_dataset: Path) -> None:
     from rohm.evaluation.metrics import evaluate
-    from rohm.inference.prepare import prepare
+    from rohm.inference.prepare import filled_input
 
     rec = Reconstructor.from_pretrained()  # rohm/weights
     gt = load_motion(sorted((built_dataset / "test").glob("*.npz"))[0])
     inp = corrupt_motion(gt, 3.0, "lower", 0)
     out = rec.reconstruct(inp)
     assert out.num_frames == gt.num_frames
-    filled = Motion(joints=prepare(inp, load_body("anny")).joints, fps=gt.fps)
+    filled = filled_input(inp)
     ours, theirs = evaluate(out, gt, inp), evaluate(filled, gt, inp)
     assert ours["gmpjpe"]["all"] < theirs["gmpjpe"]["all"]
     assert ours["accel"] < theirs["accel"]

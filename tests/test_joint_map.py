@@ -79,7 +79,11 @@ def test_unknown_source_joint_and_unreadable_map(tmp_path: Path) -> None:
 
 # --- built-in maps: by name, detected from joint names, bound to a file's spellings ---------------
 
-from rohm.data.joint_map import detect_joint_map, joint_map_by_name, normalise_joint_name  # noqa: E402
+from rohm.data.joint_map import (  # noqa: E402
+    detect_joint_map,
+    joint_map_by_name,
+    normalise_joint_name,
+)
 from rohm.data.rigs import BUILTIN_MAPS, MIXAMO_MAP  # noqa: E402
 from rohm.io.bvh import make_bvh, read_bvh, write_bvh  # noqa: E402
 from rohm.io.motion_file import ZUP_TO_YUP  # noqa: E402

@@ -7,9 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rohm.errors import RohmError
 from rohm.corruption import corrupt_motion
-from rohm.evaluation.metrics import SKATE_SPEED, evaluate, flatten, format_table, planted_feet, speed_span
+from rohm.errors import RohmError
+from rohm.evaluation.metrics import (
+    SKATE_SPEED,
+    evaluate,
+    flatten,
+    format_table,
+    planted_feet,
+    speed_span,
+)
 from rohm.io.motion_file import Motion, load_motion
 from rohm.skeleton import FOOT_JOINTS, NUM_JOINTS
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import roma
 import torch
+from synthetic_smplx import make_synthetic_smplx
 
 from rohm.body import load_body
 from rohm.body.smplx_body import SMPLXBody
 from rohm.errors import RohmError
 from rohm.io.motion_file import ZUP_TO_YUP, Motion, load_motion, save_motion
-from synthetic_smplx import make_synthetic_smplx
 
 
 def _motion(n: int = 12) -> Motion:

@@ -85,7 +85,11 @@ def test_bad_files_are_rohm_errors(tmp_path: Path) -> None:
 
 
 def test_rotation_and_shape_columns_get_a_larger_std_floor() -> None:
-    from rohm.representation.normalization import POSITION_STD_FLOOR, ROTATION_STD_FLOOR, STD_FLOOR
+    from rohm.representation.normalization import (
+        POSITION_STD_FLOOR,
+        ROTATION_STD_FLOOR,
+        STD_FLOOR,
+    )
 
     layout = FeatureLayout(num_betas=6)
     data = np.random.default_rng(0).normal(size=(50, layout.dim))

@@ -11,7 +11,13 @@ import roma
 import torch
 
 from rohm.baselines.optim import OptimBaseline, OptimSettings
-from rohm.baselines.pose_prior import DEFAULT_PATH, NUM_BODY, PosePrior, load_pose_prior, mirror_pose
+from rohm.baselines.pose_prior import (
+    DEFAULT_PATH,
+    NUM_BODY,
+    PosePrior,
+    load_pose_prior,
+    mirror_pose,
+)
 from rohm.body import load_body
 from rohm.body.kinematics import forward_kinematics
 from rohm.checkpoint import save_tensors
@@ -113,7 +119,7 @@ def test_2d_term_pulls_the_projection_to_the_keypoints(prior: PosePrior, clip: t
     bad = np.zeros_like(points)  # a confidence below 0.2 must be ignored, whatever the point says
     conf[:, 0] = 0.1
     with_2d = replace(inp, keypoints_2d=np.where(conf[..., None] < 0.2, bad, points), keypoints_2d_conf=conf,
-                      intrinsics=INTRINSICS, extras={**inp.extras, "extrinsics": EXTRINSICS})
+                      intrinsics=INTRINSICS, extrinsics=EXTRINSICS)
     settings = OptimSettings(iterations=ITERATIONS_2D)
     plain = OptimBaseline(replace(settings, reproj=0.0), prior)(with_2d)
     guided = OptimBaseline(settings, prior)(with_2d)

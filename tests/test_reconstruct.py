@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from gt_window import gt_window
 
 from rohm.corruption import corrupt_motion
@@ -21,7 +20,14 @@ from rohm.demo import CLIPS_DIR
 from rohm.errors import RohmError
 from rohm.evaluation.metrics import evaluate
 from rohm.inference import Reconstructor, Settings
-from rohm.inference.guidance import DEFAULT_EXTRINSICS, Keypoints2D, PoseGuidance, camera_maps, frame_extrinsics, project
+from rohm.inference.guidance import (
+    DEFAULT_EXTRINSICS,
+    Keypoints2D,
+    PoseGuidance,
+    camera_maps,
+    frame_extrinsics,
+    project,
+)
 from rohm.inference.resample import resample_motion
 from rohm.inference.windows import window_starts
 from rohm.io.bvh import read_bvh
@@ -116,12 +122,12 @@ def test_samples_give_a_joint_std_larger_where_hidden(rec: Reconstructor) -> Non
     gt = load_motion(TURN)
     inp = corrupt_motion(gt, 3.0, "lower", 0)
     out = rec.reconstruct(inp, Settings(samples=3, iterations=1))
-    std = out.extras["joints_std"]
+    std = out.joints_std
     assert std.shape == (gt.num_frames, 22) and (std >= 0).all()
     upper = [j for j in range(1, 22) if j not in LOWER_BODY]
     assert std[:, list(LOWER_BODY)].mean() > std[:, upper].mean()
     single = rec.reconstruct(inp, Settings(iterations=1))
-    assert "joints_std" not in single.extras
+    assert single.joints_std is None
 
 
 def test_too_short_and_bad_settings_are_clear_errors(rec: Reconstructor) -> None:
@@ -171,8 +177,8 @@ def test_reconstruct_command_beats_the_corrupted_input(tmp_path: Path) -> None:
     gt = load_motion(TURN)
     for name in ("noisy", "joints_only"):
         out = load_motion(tmp_path / "out" / f"{name}.npz")
-        assert out.num_frames == gt.num_frames and int(out.extras["settings_seed"]) == 3
-        assert out.extras["input_joint_mask"].shape == (gt.num_frames, 22)
+        assert out.num_frames == gt.num_frames and int(out.settings["seed"]) == 3
+        assert out.input_joint_mask.shape == (gt.num_frames, 22)
         ours = evaluate(out, gt, noisy)
         theirs = evaluate(Motion(joints=np.where(np.isnan(noisy.joints), noisy.joints[:, :1], noisy.joints), fps=30.0),
                           gt, noisy)  # hidden joints at the pelvis: the floor any method must beat
@@ -304,7 +310,7 @@ def test_low_2d_confidence_masks_the_joint_in_3d(rec: Reconstructor) -> None:
     mask = with_confidence_mask(seen).observed()
     assert not mask[:, list(LOWER_BODY)].any() and not mask[:5, 16].any() and mask[5:, 16].all() and mask[:, 0].all()
     out = rec.reconstruct(seen, Settings(iterations=1))
-    assert np.array_equal(out.extras["input_joint_mask"], mask)  # the output records what was trusted
+    assert np.array_equal(out.input_joint_mask, mask)  # the output records what was trusted
     seen.keypoints_2d_conf = np.full((gt.num_frames, 22), 0.1)
     with pytest.raises(RohmError, match="pelvis"):
         rec.reconstruct(seen)

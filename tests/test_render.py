@@ -95,7 +95,7 @@ def test_infilled_joints_and_contacts_are_marked() -> None:
     mask = np.ones((motion.num_frames, NUM_JOINTS), dtype=bool)
     mask[:, list(LOWER_BODY)] = False
     marked = Motion(joints=motion.joints, fps=motion.fps, contacts=motion.contacts,
-                    extras={"input_joint_mask": mask})
+                    input_joint_mask=mask)
     plain = Motion(joints=motion.joints, fps=motion.fps)
     k = int(np.flatnonzero(motion.contacts[:, 0] > 0.5)[0])
 

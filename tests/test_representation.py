@@ -11,7 +11,7 @@ import roma
 import torch
 
 from rohm.body import BodyModel, load_body
-from rohm.data.contacts import foot_contacts
+from rohm.body.contacts import foot_contacts
 from rohm.errors import RohmError
 from rohm.io.motion_file import Motion
 from rohm.representation import (

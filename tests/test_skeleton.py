@@ -1,7 +1,15 @@
 """The joint table: parents, subsets and mirror pairs agree with the SMPL-X body."""
 
-from rohm.skeleton import (FOOT_JOINTS, JOINT_NAMES, LOWER_BODY, MIRROR, NUM_JOINTS, PARENTS, UPPER_BODY,
-                           tree_levels)
+from rohm.skeleton import (
+    FOOT_JOINTS,
+    JOINT_NAMES,
+    LOWER_BODY,
+    MIRROR,
+    NUM_JOINTS,
+    PARENTS,
+    UPPER_BODY,
+    tree_levels,
+)
 
 
 def test_parents_precede_children_and_match_smplx() -> None:

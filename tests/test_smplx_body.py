@@ -239,3 +239,18 @@ def test_load_body_smplx(model_file, monkeypatch):
     assert out.joints.shape == (2, 22, 3) and out.vertices.shape == (2, a["v_template"].shape[0], 3)
     monkeypatch.setenv("ROHM_SMPLX_MODEL", str(path))
     assert isinstance(load_body("smplx"), SMPLXBody)
+
+
+def test_shape_fit_starts_at_the_default_shape_unbounded(model_file):
+    from rohm.body.ik import fit_shape
+
+    body = SMPLXBody(model_file[0])
+    assert not body.bounded_shape
+    target = body(torch.zeros(10, dtype=F64), *_random_motion(4)[1:]).joints
+    betas, _ = fit_shape(body, target, steps=0)
+    assert torch.equal(betas, body.default_betas)
+
+
+def test_no_skinned_mesh_for_gltf_export(model_file):
+    with pytest.raises(RohmError, match="'smplx' body model has no skinned mesh"):
+        SMPLXBody(model_file[0]).skin(torch.zeros(10, dtype=F64))

@@ -220,7 +220,7 @@ def test_the_pipeline_hands_rohm_each_frames_camera_and_keeps_the_output_contrac
 
     import torch
 
-    from rohm.inference import Reconstructor
+    from rohm.inference.window_features import WindowCodec
     from rohm.representation.canonical import CanonicalFrame
     from rohm.video.decode import Span
     from rohm.video.ground import Ground
@@ -238,15 +238,15 @@ def test_the_pipeline_hands_rohm_each_frames_camera_and_keeps_the_output_contrac
     lifted = Lifted(cam_joints, _to_camera(soles, cams), pixels, np.full((n, NUM_JOINTS), 0.9), None)
     detected = np.ones(n, dtype=bool)
     motion = input_motion(lifted, ground, detected, k, FPS)
-    assert motion.extras["extrinsics"].shape == (n, 4, 4) and "camera_extrinsics" not in motion.extras
+    assert motion.extrinsics.shape == (n, 4, 4) and "camera_extrinsics" not in motion.extras
     np.testing.assert_allclose(motion.joints, joints, atol=1e-9)
 
     # rohm's 2D guidance sees the detections where the world joints project through each frame's camera.
-    rec = Reconstructor.__new__(Reconstructor)  # no weights needed for the 2D evidence
-    rec.device = torch.device("cpu")
+    codec = WindowCodec.__new__(WindowCodec)  # no weights needed for the 2D evidence
+    codec.device = torch.device("cpu")
     frames = [CanonicalFrame(0.4, np.array([0.3, 0.0, -0.5])), CanonicalFrame(-2.0, np.array([-1.0, 0.0, 0.2]))]
     idx = np.stack([np.arange(10), np.arange(10, 20)])
-    kp = rec._keypoints(motion, idx, frames)
+    kp = codec.keypoints(motion, idx, frames)
     assert kp.rotation.shape == (2, 10, 3, 3) and kp.offset.shape == (2, 10, 3)
     canonical = torch.as_tensor(np.stack([f.apply_points(joints[i]) for f, i in zip(frames, idx)]))
     assert kp.objective(canonical).item() < 1e-8
@@ -258,10 +258,10 @@ def test_the_pipeline_hands_rohm_each_frames_camera_and_keeps_the_output_contrac
     assert out.extras["camera_extrinsics"].shape == (n, 4, 4)
     np.testing.assert_allclose(out.extras["camera_extrinsics"], cams)
     if moving:
-        assert "extrinsics" not in out.extras and out.keypoints_2d is None
+        assert out.extrinsics is None and out.keypoints_2d is None
         assert out.extras["detected_keypoints_2d"].shape == (n, NUM_JOINTS, 2)
     else:
-        np.testing.assert_allclose(out.extras["extrinsics"], cams[0])
+        np.testing.assert_allclose(out.extrinsics, cams[0])
         assert out.keypoints_2d is not None
 
 

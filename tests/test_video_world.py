@@ -13,11 +13,22 @@ import pytest
 from rohm.skeleton import JOINT_INDEX, NUM_JOINTS
 from rohm.video.background import BackgroundTracker, CameraEvidence, rotation_between
 from rohm.video.camera import default_fov_deg, intrinsics_from_fov
-from rohm.video.ground import BACKGROUND_STILL, STATIC_SPEED, decide_moving, estimate_ground
+from rohm.video.ground import (
+    BACKGROUND_STILL,
+    STATIC_SPEED,
+    decide_moving,
+    estimate_ground,
+)
 from rohm.video.identity import find_others
 from rohm.video.landmarks import TRUNK_FRAME, place_trunk, torso_frame
 from rohm.video.person import MAX_SETTLE_M, floor_offset, lowered
-from rohm.video.plausibility import STANDING_TOE_M, jitter, lowest_foot_m, reprojection_error, torso_tilt_deg
+from rohm.video.plausibility import (
+    STANDING_TOE_M,
+    jitter,
+    lowest_foot_m,
+    reprojection_error,
+    torso_tilt_deg,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_video import FPS, _angle_deg, _camera, _to_camera, _walk  # noqa: E402

@@ -76,7 +76,7 @@ def motions() -> tuple[Motion, Motion]:
     observed = np.ones((FRAMES, NUM_JOINTS), dtype=bool)
     observed[:, list(LOWER_BODY)] = False
     std = np.where(observed, 0.004, 0.03)
-    result = dataclasses.replace(clip, extras={"input_joint_mask": observed, "joints_std": std})
+    result = dataclasses.replace(clip, input_joint_mask=observed, joints_std=std)
     noise = np.random.default_rng(0).normal(0.0, 0.02, clip.joints.shape)
     joints = np.where(observed[..., None], clip.joints + noise, np.nan)
     return result, Motion(joints=joints, fps=clip.fps, joint_mask=observed)

@@ -1,7 +1,7 @@
 """The `optim` baseline: VPoser-t / HuMoR-style test-time optimisation of body parameters.
 
 The slow but careful reference rohm's diffusion model is compared with. Per clip, starting
-from `prepare` (complete anny parameters), each frame's body pose is a latent z of the
+from `prepare` (complete body parameters), each frame's body pose is a latent z of the
 learned pose prior (`rohm.baselines.pose_prior`); z, the root orientation (axis-angle) and
 the translation of all frames are optimised together with Adam (cosine-annealed step size,
 a fixed number of steps); the body shape stays the prepared one. Objective, with J the
@@ -18,9 +18,9 @@ joints by forward kinematics, each term summed over joints and averaged over fra
     skate        * [y_foot,t < h] * |foot_t+1 - foot_t|^2   feet near the floor stay put
 
 rho(r2, s) = s^2 r2 / (s^2 + r2) (Geman-McClure) grows like r2 for small residuals and
-saturates for outliers; Pi projects with the clip's intrinsics and extrinsics (default: the
-OpenGL-style world of `rohm.inference.guidance`), residuals in focal-length units; h are the
-contact heights of `rohm.data.contacts` (ankle 18 cm, toe 15 cm), read off the current
+saturates for outliers; Pi projects with the clip's intrinsics and each frame's extrinsics
+(default: the OpenGL-style world of `rohm.inference.guidance`), residuals in focal-length units; h are the
+contact heights of `rohm.body.contacts` (ankle 18 cm, toe 15 cm), read off the current
 estimate without gradient. Adam rather than L-BFGS: the frames are nearly independent
 problems, and one shared line search converged several times slower on them.
 Long clips are cut into overlapping chunks, fitted one at a time (memory stays flat) and
@@ -37,17 +37,17 @@ import torch
 
 from rohm.baselines.pose_prior import PosePrior, load_pose_prior
 from rohm.body import BodyModel, load_body
+from rohm.body.contacts import HEIGHT_THRESHOLDS
 from rohm.body.kinematics import forward_kinematics_rotmat
-from rohm.data.contacts import HEIGHT_THRESHOLDS
 from rohm.errors import RohmError
-from rohm.inference.guidance import CONFIDENCE_THRESHOLD, DEFAULT_EXTRINSICS, project
+from rohm.inference.guidance import CONFIDENCE_THRESHOLD, frame_extrinsics, project
 from rohm.inference.prepare import Prepared, fill_in_time, prepare
-from rohm.inference.windows import blend_weights, window_starts
+from rohm.inference.windows import Blender, blend_weights, window_starts
 from rohm.io.motion_file import Motion
 from rohm.skeleton import FOOT_JOINTS, NUM_JOINTS
 
 DTYPE = torch.float32  # fits as well as float64 here (checked), in less time and memory
-Camera = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # world->camera rotation, offset; intrinsics
+Camera = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # per frame world->camera rotation (N,3,3), offset (N,3); intrinsics
 
 
 @dataclass
@@ -99,7 +99,7 @@ class OptimBaseline:
                  body: BodyModel | None = None) -> None:
         self.settings = settings or OptimSettings()
         self.prior = prior or load_pose_prior()
-        self.body = body or load_body("anny")
+        self.body = body or load_body()
         self.contact_height = torch.as_tensor(HEIGHT_THRESHOLDS, dtype=DTYPE)
 
     def __call__(self, motion: Motion) -> Motion:
@@ -122,30 +122,28 @@ class OptimBaseline:
         camera = self._camera(motion)
         length = min(s.chunk, n)
         starts = window_starts(n, s.chunk, min(s.overlap, s.chunk // 2))
-        weights = torch.as_tensor(blend_weights(n, starts, length), dtype=DTYPE)
-        rot = torch.zeros(n, NUM_JOINTS, 3, 3, dtype=DTYPE)
-        trans = torch.zeros(n, 3, dtype=DTYPE)
-        for w, start in zip(weights, starts):
-            idx = slice(start, start + length)
-            chunk_rot, chunk_trans = self.fit(prep, idx, rest, motion, camera)
-            rot[idx] += w[:, None, None, None] * chunk_rot
-            trans[idx] += w[:, None] * chunk_trans
-        rot = roma.special_procrustes(rot)
+        blender = Blender(blend_weights(n, starts, length), starts, n, channels={"trans": 3}, dtype=DTYPE)
+        for i, start in enumerate(starts):
+            chunk_rot, chunk_trans = self.fit(prep, slice(start, start + length), rest, motion, camera)
+            blender.add(i, 0, chunk_rot, trans=chunk_trans)
+        rotations, channels = blender.result()
+        rot, trans = rotations[0], channels["trans"][0]
         joints = forward_kinematics_rotmat(rest, rot, trans)[0]
         aa = roma.rotmat_to_rotvec(rot).double().numpy()
         return Motion(joints=joints.double().numpy(), fps=motion.fps, trans=trans.double().numpy(),
                       root_orient=aa[:, 0], pose_body=aa[:, 1:].reshape(n, 3 * (NUM_JOINTS - 1)),
-                      betas=prep.betas.copy(), body_model="anny", keypoints_2d=motion.keypoints_2d,
+                      betas=prep.betas.copy(), body_model=self.body.name, keypoints_2d=motion.keypoints_2d,
                       keypoints_2d_conf=motion.keypoints_2d_conf, intrinsics=motion.intrinsics,
-                      extras=dict(motion.extras))
+                      extrinsics=motion.extrinsics, extras=dict(motion.extras))
 
     @staticmethod
     def _camera(motion: Motion) -> Camera | None:
-        """The camera of the clip's 2D keypoints, when it has keypoints and intrinsics."""
+        """The camera of every frame of the clip's 2D keypoints (one for the clip or one per frame,
+        as `Motion.extrinsics` has it), when it has keypoints and intrinsics."""
         if motion.keypoints_2d is None or motion.intrinsics is None:
             return None
-        ext = torch.as_tensor(np.asarray(motion.extras.get("extrinsics", DEFAULT_EXTRINSICS)), dtype=DTYPE)
-        return ext[:3, :3], ext[:3, 3], torch.as_tensor(motion.intrinsics, dtype=DTYPE)
+        ext = torch.tensor(frame_extrinsics(motion.extrinsics, motion.num_frames), dtype=DTYPE)
+        return ext[:, :3, :3], ext[:, :3, 3], torch.as_tensor(motion.intrinsics, dtype=DTYPE)
 
     def _evidence(self, prep: Prepared, idx: slice, motion: Motion, camera: Camera | None) -> Evidence:
         ev = Evidence(joints=torch.as_tensor(np.nan_to_num(motion.joints[idx]), dtype=DTYPE),
@@ -164,6 +162,7 @@ class OptimBaseline:
         """Optimise frames `idx`; returns local rotations (n, 22, 3, 3), root first, and translation (n, 3)."""
         s = self.settings
         ev = self._evidence(prep, idx, motion, camera)
+        camera = None if camera is None else (camera[0][idx], camera[1][idx], camera[2])
         with torch.no_grad():
             z0 = self.prior.encode(torch.as_tensor(prep.pose_body[idx], dtype=DTYPE))[0].numpy()
         # Frames without any observed body joint carry a zero (T-)pose from `prepare`: interpolate
@@ -196,7 +195,7 @@ class OptimBaseline:
         total = s.data * (geman_mcclure(r2, s.sigma) * ev.observed).sum()
         if camera is not None and s.reproj > 0:
             rot, offset, intr = camera
-            pixels = project(joints @ rot.T + offset, intr)
+            pixels = project(torch.einsum("nij,nkj->nki", rot, joints) + offset[:, None], intr)
             res2 = ((pixels - ev.points) / intr[0, 0]).pow(2).sum(-1)
             total = total + s.reproj * (ev.confidence * geman_mcclure(res2, s.sigma_2d)).sum()
         vel = joints[1:] - joints[:-1]

@@ -9,16 +9,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rohm.body.base import BodyModel, BodyOutput
+from rohm.body.base import BodyModel, BodyOutput, Skin
+from rohm.config import DEFAULT_BODY
 from rohm.errors import RohmError
 
-__all__ = ["BodyModel", "BodyOutput", "load_body", "body_for_motion"]
+__all__ = ["BodyModel", "BodyOutput", "Skin", "load_body", "body_for_motion"]
 
 _CACHE: dict[tuple[str, str], BodyModel] = {}
 
 
-def load_body(name: str = "anny", model_path: str | Path | None = None) -> BodyModel:
-    """Load (once per process) the named body model."""
+def load_body(name: str = DEFAULT_BODY, model_path: str | Path | None = None) -> BodyModel:
+    """Load (once per process) the named body model (`rohm.config.DEFAULT_BODY` by default)."""
     if name == "smplx":
         model_path = model_path or os.environ.get("ROHM_SMPLX_MODEL")
     key = (name, str(model_path))

@@ -6,6 +6,15 @@ bones map 1:1 onto the SMPL-X body joints, so rest joints from anny plus rohm's
 own forward kinematics give the joints for all frames; the full anny mesh is only
 built when vertices are asked for.
 
+`AnnyBody.skin` binds the mesh to the 22 joints for glTF export: anny skins its rest mesh (arms
+lowered, fingers relaxed) with 78 bones and reaches its zero pose by rotating them. Bones that
+are not body joints (Neck2, jaw, eyes, fingers, toe ends) never move by themselves in rohm's
+motions, so their weights are merged onto the nearest body joint above them. The bind mesh is
+anny's rest mesh, each vertex placed so that every joint it hangs from carries it to where
+anny's own zero pose puts it (exact for vertices of a single joint; a weighted least-squares
+compromise where merged bones bend differently), and each inverse bind matrix maps it into
+that joint's zero pose.
+
 anny's first model build takes about a minute and writes ~1 GB to its cache
 (`ROHM_ANNY_CACHE` or `ANNY_CACHE_DIR`, default ~/.cache/anny); later builds
 load in well under a second.
@@ -20,10 +29,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import roma
 import torch
 
-from rohm.body.base import BodyModel
+from rohm.body.base import BodyModel, Skin
 from rohm.skeleton import NUM_JOINTS
 
 # anny bone for each of the 22 body joints, in rohm.skeleton.JOINT_NAMES order.
@@ -83,6 +93,7 @@ class AnnyBody(BodyModel):
 
     name = "anny"
     num_betas = 6
+    bounded_shape = True
 
     @property
     def default_betas(self) -> torch.Tensor:
@@ -102,13 +113,19 @@ class AnnyBody(BodyModel):
     def _zero_pose(self, batch: int, dtype: torch.dtype) -> torch.Tensor:
         return torch.eye(4, dtype=dtype).repeat(batch, self._num_bones, 1, 1)
 
+    def _rest_model(self, betas: torch.Tensor) -> dict[str, torch.Tensor]:
+        """anny's rest model (rest_vertices, rest_bone_poses, ...) of shapes (B, 6)."""
+        m = self._model
+        # anny's public (if deprecated, "kept for SOMA") route to the blend-shape coefficients, not
+        # the private one its forward pass takes: the two agree while the model's phenotypes are
+        # PHENOTYPES, the first six of anny's full list (anny is pinned; tests/test_anny_body.py).
+        phenotypes = dict(zip(PHENOTYPES, betas.to(m.dtype).unbind(-1)))
+        return m.get_rest_model(m.get_phenotype_blendshape_coefficients(**phenotypes))
+
     def rest_joints(self, betas: torch.Tensor) -> torch.Tensor:
         """(B, 6) phenotypes -> (B, 22, 3) T-pose joints with the pelvis at the origin."""
         m = self._model
-        betas = betas.to(m.dtype)
-        pose, phen, local, facial = m.get_tensor_inputs(None, betas, None, None)
-        coeffs = m._get_phenotype_blendshape_coefficients(phen, local, facial)
-        rest = m.get_rest_model(coeffs)
+        rest = self._rest_model(betas)
         _, bone_poses = m.get_bone_transforms(self._zero_pose(betas.shape[0], m.dtype), rest["rest_bone_poses"])
         joints = bone_poses[:, self._bone_idx, :3, 3]
         return joints - joints[:, :1]
@@ -130,3 +147,49 @@ class AnnyBody(BodyModel):
     @property
     def faces(self) -> torch.Tensor:
         return self._model.get_triangular_faces()
+
+    def skin(self, betas: torch.Tensor) -> Skin:
+        """The mesh of one shape (6,) bound to the 22 joints (see the module docstring).
+
+        Posing it with the 22 joints' forward kinematics gives `body(..., return_vertices=True)`
+        up to the merged bones' share (measured in tests/test_glb.py).
+        """
+        m = self._model
+        joint_bones = self._bone_idx.tolist()
+        with torch.no_grad():
+            rest = self._rest_model(betas.reshape(1, -1))
+            zero = self._zero_pose(1, m.dtype)
+            to_zero_pose = m.get_bone_transforms(zero, rest["rest_bone_poses"])[0][0].double()  # (78, 4, 4)
+        rest_vertices = rest["rest_vertices"][0].double()
+        joint_of_bone = torch.tensor(_joint_of_bone(list(m.bone_parents), joint_bones))
+        bone_weights = torch.zeros(rest_vertices.shape[0], self._num_bones, dtype=torch.float64)
+        bone_weights.scatter_add_(1, m.vertex_bone_indices.long(), m.vertex_bone_weights.double())
+        joint_weights = torch.zeros(rest_vertices.shape[0], NUM_JOINTS, dtype=torch.float64)
+        joint_weights.index_add_(1, joint_of_bone, bone_weights)
+        # Where each joint's share of anny's zero-pose vertex lies: sum over its bones of w * T0 v.
+        posed = torch.einsum("bij,vj->vbi", to_zero_pose[:, :3, :3], rest_vertices) + to_zero_pose[:, :3, 3]
+        share = torch.zeros(rest_vertices.shape[0], NUM_JOINTS, 3, dtype=torch.float64)
+        share.index_add_(1, joint_of_bone, bone_weights[..., None] * posed)
+        # Bind space = anny's rest space turned by the pelvis's zero-pose transform (y-up, pelvis at
+        # the origin); joint j's zero pose is T0_j from there. A vertex's bind position is the
+        # weighted mean of where each of its joints would send its share back to.
+        joint_to_zero = to_zero_pose[joint_bones] @ torch.linalg.inv(to_zero_pose[joint_bones[0]])  # (22, 4, 4)
+        back = torch.linalg.inv(joint_to_zero)
+        bind = torch.einsum("jab,vjb->va", back[:, :3, :3], share) + joint_weights @ back[:, :3, 3]
+        rest_joints = self.rest_joints(betas.reshape(1, -1).double())[0]
+        inverse_bind = joint_to_zero.clone()
+        inverse_bind[:, :3, 3] -= rest_joints
+        return Skin(bind.numpy(), self.faces.numpy().astype(np.int64), joint_weights.numpy(),
+                    inverse_bind.numpy(), rest_joints.numpy())
+
+
+def _joint_of_bone(parents: list[int], joint_bones: list[int]) -> list[int]:
+    """For each anny bone, the body joint it moves with: itself, else its nearest joint ancestor
+    (the root bone above the pelvis goes to the pelvis)."""
+    out = []
+    for bone in range(len(parents)):
+        b = bone
+        while b >= 0 and b not in joint_bones:
+            b = parents[b]
+        out.append(joint_bones.index(b) if b >= 0 else 0)
+    return out

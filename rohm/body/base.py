@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from rohm.body.kinematics import forward_kinematics
+from rohm.errors import RohmError
 
 
 @dataclass
@@ -23,11 +25,25 @@ class BodyOutput:
     vertices: torch.Tensor | None = None  # (..., V, 3) when asked for
 
 
+@dataclass(frozen=True)
+class Skin:
+    """A body mesh bound to the 22 joints for linear blend skinning (numpy, float64, metres, y-up)."""
+
+    bind_vertices: np.ndarray  # (V, 3) the mesh in its bind pose
+    faces: np.ndarray  # (F, 3) triangle vertex indices
+    joint_weights: np.ndarray  # (V, 22) rows sum to 1
+    inverse_bind: np.ndarray  # (22, 4, 4) bind pose -> each joint's zero-pose frame
+    rest_joints: np.ndarray  # (22, 3) zero-pose joints, pelvis at the origin
+
+
 class BodyModel(torch.nn.Module):
     """Base class: pose the 22-joint skeleton of a shape; a mesh on request."""
 
     name: str = ""
     num_betas: int = 0
+    # True: shape values outside `shape_bounds` mean nothing, so shape fits stay strictly inside;
+    # False: the bounds are only a typical range and fits may leave it.
+    bounded_shape: bool = False
 
     @property
     def default_betas(self) -> torch.Tensor:
@@ -54,6 +70,10 @@ class BodyModel(torch.nn.Module):
     def faces(self) -> torch.Tensor:
         """(F, 3) triangle indices of the mesh."""
         raise NotImplementedError
+
+    def skin(self, betas: torch.Tensor) -> Skin:
+        """The mesh of one shape (num_betas,) bound to the 22 joints (what glTF export writes)."""
+        raise RohmError(f"the {self.name!r} body model has no skinned mesh for glTF export")
 
     def forward(
         self,

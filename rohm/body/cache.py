@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from rohm.body.base import BodyModel
+from rohm.body.base import BodyModel, Skin
 
 
 class CachedBody(BodyModel):
@@ -19,7 +19,7 @@ class CachedBody(BodyModel):
     def __init__(self, body: BodyModel) -> None:
         super().__init__()
         self.inner = body
-        self.name, self.num_betas = body.name, body.num_betas
+        self.name, self.num_betas, self.bounded_shape = body.name, body.num_betas, body.bounded_shape
         self._rest: dict[bytes, torch.Tensor] = {}
 
     @property
@@ -51,3 +51,6 @@ class CachedBody(BodyModel):
     @property
     def faces(self) -> torch.Tensor:
         return self.inner.faces
+
+    def skin(self, betas: torch.Tensor) -> Skin:
+        return self.inner.skin(betas)

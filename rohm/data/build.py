@@ -28,9 +28,9 @@ import torch
 from tqdm import tqdm
 
 from rohm.body import BodyModel, load_body
-from rohm.data.contacts import foot_contacts
+from rohm.body.contacts import foot_contacts
+from rohm.body.ik import Retargeted, fit_shape, retarget
 from rohm.data.joint_map import JointMap, load_joint_map
-from rohm.data.retarget import Retargeted, fit_shape, retarget
 from rohm.data.sources import SourceClip, list_motion_files, read_clip, source_folder
 from rohm.data.splits import SPLITS, split_of
 from rohm.errors import RohmError
@@ -156,7 +156,7 @@ def build_dataset(source: str | Path, out: str | Path, joint_map_path: str | Pat
         first = clips[0]
         raise RohmError(f"every clip failed the source-data checks (e.g. {first.stem}: {first.problems[0]['reason']}); "
                         "nothing to write", source)
-    body = load_body("anny")
+    body = load_body()
     fits = fit_subjects(kept, body)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
@@ -165,7 +165,7 @@ def build_dataset(source: str | Path, out: str | Path, joint_map_path: str | Pat
                        split_rule=f"every clip in {split}" if split else "rohm.data.splits.split_of",
                        joint_map=joint_map.origin if joint_map else "detected from each file's joint names",
                        joint_maps=dict(Counter(c.joint_map for c in clips if c.joint_map)), **report,
-                       fps=fps, body_model="anny", joints=list(JOINT_NAMES),
+                       fps=fps, body_model=body.name, joints=list(JOINT_NAMES),
                        build_seconds=round(time.time() - start, 1))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         _replace_folder(tmp, out)
@@ -219,7 +219,7 @@ def _write_clips(clips: list[SourceClip], fits: dict[str, dict[str, Any]], body:
         split = only_split or split_of(clip.stem)
         motion = Motion(
             joints=joints, fps=fps, trans=res.trans.numpy(), root_orient=res.root_orient.numpy(),
-            pose_body=res.pose_body.numpy(), betas=np.asarray(fit["betas"]), body_model="anny",
+            pose_body=res.pose_body.numpy(), betas=np.asarray(fit["betas"]), body_model=body.name,
             contacts=contacts.astype(np.float64),
             extras={"source": np.asarray(Path(clip.path).name), "subject": np.asarray(fit["id"]),
                     "retarget_error_mm": np.asarray(1000 * err.mean()),

@@ -4,7 +4,7 @@ Each map is the JSON form that `rohm.data.joint_map` reads (a source joint name,
 or a blend of several source joints with weights summing to 1). Names are matched to a file's
 joints after `normalise_joint_name`, so namespaces ("mixamorig:"), case, separators and
 L_/_L side markers do not matter. `rohm data build` reports the error each map reaches
-(summary.json, retarget_error_mm); the figures quoted here were measured with the anny body.
+(summary.json, retarget_error_mm); the figures quoted here were measured with the default body.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ BANDAI_MAP: dict[str, Any] = {
 # The CMU motion capture database in B. Hahne's "Daz-friendly" BVH conversion (cgspeed 2010):
 # every subject on one Daz (Aiko3) rig. Its proportions differ from a body model's, so each
 # body joint is a fixed point of the Daz segment that carries it, as a blend of that segment's
-# joints (fitted once, jointly with the anny shape, on frames of all 84 clips of subjects 1-9;
-# fitted on half the clips and checked on the other half: the same error):
+# joints (fitted once, jointly with the default body's shape, on frames of all 84 clips of
+# subjects 1-9; fitted on half the clips and checked on the other half: the same error):
 # - pelvis: 45% of the way from the thigh joints' midpoint up to the abdomen joint (the Daz
 #   'hip' root sits 2.6 cm below the thigh joints; the body's pelvis ~8 cm above its hips);
 # - hips 9% further out than the thigh joints; knees 11% of the way down the shin (the Daz
@@ -65,7 +65,7 @@ BANDAI_MAP: dict[str, Any] = {
 #   sternum); shoulders 6% out along the upper arm; wrists 9% beyond the hand joint;
 #   toes 10% beyond the foot's End Site (which is the ball of the foot, 12.6 cm from the ankle).
 # Measured on the whole set: 52 mm mean retargeting error with the naive one-to-one map
-# (the shape fit then pins anny's phenotypes at their bounds), ~6 mm with this one.
+# (the shape fit then pins the default body's shape values at their bounds), ~6 mm with this one.
 CMU_MAP: dict[str, Any] = {
     "joints": {
         "pelvis": {"blend": {"lThigh": 0.275, "rThigh": 0.275, "abdomen": 0.45}},

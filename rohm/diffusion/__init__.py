@@ -1,7 +1,18 @@
 """Diffusion schedules and samplers for x0-predicting networks (paper Sec. 3 and 4.3)."""
 
-from rohm.diffusion.sampler import GuidanceFn, GuidanceWeightFn, ModelFn, PostX0Fn, gradient_guidance, sample
-from rohm.diffusion.schedule import DiffusionSchedule, GaussianDiffusion, RespacedSchedule
+from rohm.diffusion.sampler import (
+    GuidanceFn,
+    GuidanceWeightFn,
+    ModelFn,
+    PostX0Fn,
+    gradient_guidance,
+    sample,
+)
+from rohm.diffusion.schedule import (
+    DiffusionSchedule,
+    GaussianDiffusion,
+    RespacedSchedule,
+)
 
 __all__ = [
     "DiffusionSchedule",

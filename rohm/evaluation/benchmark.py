@@ -13,10 +13,9 @@ import multiprocessing
 import os
 import platform
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,102 +23,22 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rohm.errors import RohmError
-from rohm.evaluation.metrics import evaluate, flatten
-from rohm.evaluation.protocol import aggregate
+from rohm.evaluation.catalogue import (
+    DEFAULT_PROTOCOLS,
+    METHOD_PROTOCOLS,
+    METHODS,
+    PROTOCOLS,
+)
+from rohm.evaluation.protocol import Method, aggregate, score_clip
 from rohm.io.atomic import write_text_atomic
-from rohm.io.motion_file import Motion, load_motion
-
-Method = Callable[[Motion], Motion]
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """How inputs are made from a ground-truth clip."""
-
-    name: str
-    noise: float
-    occlusion: str  # "lower", "frames-10", "none" (rohm corrupt) or "camera" (rohm.virtual_camera)
-    title: str
-    shape: tuple[float, ...] | None = None  # re-pose ground truth and input on this body shape first
-
-
-# The shape grid (anny phenotypes: gender, age, muscle, weight, height, proportions): the same
-# test motions re-posed on bodies the training data does not have, across the phenotype range.
-SHAPE_GRID: dict[str, tuple[float, ...]] = {
-    "default": (0.5, 0.5, 0.5, 0.5, 0.5, 0.5),  # anny's average body, the one `rohm video` starts from
-    "female": (0.0, 0.5, 0.5, 0.5, 0.5, 0.5),
-    "male": (1.0, 0.5, 0.5, 0.5, 0.5, 0.5),
-    "heavy-short-longlegs": (0.5, 0.5, 0.5, 1.0, 0.0, 1.0),
-    "tall-slim": (0.5, 0.5, 0.3, 0.0, 1.0, 0.5),
-    "tall-muscular-male": (1.0, 0.5, 1.0, 0.5, 0.9, 0.5),
-    "older-heavy-female": (0.0, 1.0, 0.3, 0.8, 0.4, 0.3),
-    "child": (0.5, 0.25, 0.5, 0.5, 0.5, 0.5),
-    "short-legs": (0.5, 0.7, 0.5, 0.6, 0.6, 0.0),
-}
-
-
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in [
-    *(Protocol(f"occl-k{k}", float(k), "lower", f"Occ-L, k={k}") for k in range(1, 8)),
-    Protocol("occ10-k3", 3.0, "frames-10", "Occ-10%, k=3"),
-    Protocol("cam-k3", 3.0, "camera", "Cam (2D + depth-noisy 3D + occluder), k=3"),
-    *(Protocol(f"shape-{name}", 3.0, "lower", f"Occ-L, k=3, re-posed on the {name} shape", shape)
-      for name, shape in SHAPE_GRID.items()),
-]}
-SHAPE_PROTOCOLS = tuple(f"shape-{name}" for name in SHAPE_GRID)
-MAIN_PROTOCOLS = ("occl-k3", "occl-k5", "occl-k7", "occ10-k3", "cam-k3")
-SWEEP = tuple(f"occl-k{k}" for k in range(1, 8))
-DEFAULT_PROTOCOLS = tuple(dict.fromkeys(MAIN_PROTOCOLS + SWEEP))
-
-METHODS = ("input", "classical", "optim", "mdm++", "rohm", "rohm-paper", "rohm-no-trajcontrol", "rohm-k1",
-           "rohm-no-guidance", "rohm-no-skate", "rohm-no-footlock", "rohm-no-gap",
-           "paper-k1", "paper-k2-no-tc", "paper-k2", "paper-k2-no-guidance")
-# Ablations of the paper's mechanisms under its own conditioning (Settings.paper_fast): Fig. 3 right.
-PAPER_ABLATION_PROTOCOLS = ("occl-k3", "occl-k5", "occl-k7")
-# Where each method runs by default: ablations and the slow paper setting only on the main protocols.
-METHOD_PROTOCOLS: dict[str, tuple[str, ...]] = {
-    "optim": MAIN_PROTOCOLS, "rohm-paper": ("occl-k3",), "mdm++": DEFAULT_PROTOCOLS, "rohm-no-trajcontrol": ("occl-k3", "cam-k3"),
-    "rohm-k1": ("occl-k3", "cam-k3"), "rohm-no-guidance": ("occl-k3", "cam-k3"), "rohm-no-skate": ("occl-k3", "cam-k3"),
-    "rohm-no-footlock": ("occl-k3", "occ10-k3", "cam-k3"), "rohm-no-gap": ("occ10-k3", "cam-k3"),
-    **{m: PAPER_ABLATION_PROTOCOLS for m in ("paper-k1", "paper-k2-no-tc", "paper-k2", "paper-k2-no-guidance")},
-}
-
-
-def reposed(gt: Motion, shape: tuple[float, ...]) -> Motion:
-    """The ground-truth clip's motion on another body shape (rohm.body.shape.repose), contacts
-    relabelled."""
-    import dataclasses
-
-    import torch
-
-    from rohm.body import load_body
-    from rohm.body.shape import repose
-    from rohm.data.contacts import foot_contacts
-
-    body = load_body(gt.body_model)
-    t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64))[None]  # noqa: E731
-    trans, joints = repose(body, t(gt.betas), t(shape), t(gt.root_orient), t(gt.pose_body), t(gt.trans))
-    joints = joints[0].numpy()
-    return dataclasses.replace(gt, joints=joints, trans=trans[0].numpy(), betas=np.asarray(shape, dtype=np.float64),
-                               contacts=foot_contacts(joints, gt.fps))
-
-
-def make_input(protocol: Protocol, gt: Motion, seed: int) -> Motion:
-    """The corrupted input of one clip under a protocol."""
-    if protocol.occlusion == "camera":
-        from rohm.virtual_camera import camera_corrupt
-
-        return camera_corrupt(gt, seed, protocol.noise)
-    from rohm.corruption import corrupt_motion
-
-    return corrupt_motion(gt, protocol.noise, protocol.occlusion, seed)
 
 
 def build_method(name: str, weights: str | Path | None = None) -> Method:
     """A method by name (loads its networks/priors once)."""
     if name == "input":
-        from rohm.baselines.classical import fill_motion
+        from rohm.inference.prepare import filled_input
 
-        return lambda m: Motion(joints=fill_motion(m)[0], fps=m.fps)  # the classical baselines' fill, unsmoothed
+        return filled_input
     if name == "classical":
         from rohm.baselines.classical import classical_method
 
@@ -128,12 +47,10 @@ def build_method(name: str, weights: str | Path | None = None) -> Method:
         from rohm.baselines.optim import optim_method
 
         return optim_method()
-    from rohm.inference import MDMReconstructor, Reconstructor, Settings
+    from rohm.inference import Reconstructor, Settings
 
-    if name == "mdm++":
-        mdm = MDMReconstructor.from_pretrained(weights)
-        return lambda m: mdm.reconstruct(m, Settings())
-    variants = {"rohm": Settings(), "rohm-paper": Settings.paper(), "rohm-no-trajcontrol": Settings(trajcontrol=False),
+    variants = {"mdm++": Settings(), "rohm": Settings(), "rohm-paper": Settings.paper(),
+                "rohm-no-trajcontrol": Settings(trajcontrol=False),
                 "rohm-k1": Settings(iterations=1), "rohm-no-guidance": Settings(guidance=False),
                 "rohm-no-skate": Settings(skate_weight=0.0), "rohm-no-footlock": Settings(foot_lock=False),
                 "rohm-no-gap": Settings(gap_weight=0.0, joint_gap_weight=0.0),
@@ -143,7 +60,8 @@ def build_method(name: str, weights: str | Path | None = None) -> Method:
                 "paper-k2-no-guidance": replace(Settings.paper_fast(), guidance=False)}
     if name not in variants:
         raise RohmError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
-    rec, settings = Reconstructor.from_pretrained(weights), variants[name]
+    rec = Reconstructor.from_pretrained(weights, model="mdm++" if name == "mdm++" else "rohm")
+    settings = variants[name]
     return lambda m: rec.reconstruct(m, settings)
 
 
@@ -172,23 +90,13 @@ def _init_worker(threads: int, weights: str | None, worker: bool = False) -> Non
 
 def _run_clip(task: tuple[str, int, str, int, tuple[str, ...]]) -> dict[str, Any]:
     """Corrupt one clip and score the asked methods on it (runs in a worker process)."""
-    protocol_name, index, path, seed, methods = task
-    gt = load_motion(path)
-    protocol = PROTOCOLS[protocol_name]
-    if protocol.shape is not None:
-        gt = reposed(gt, protocol.shape)
-    inp = make_input(protocol, gt, seed + index)
-    row: dict[str, Any] = {"clip": Path(path).stem, "index": index, "frames": gt.num_frames, "methods": {}}
-    for name in methods:
-        if name not in _WORKER["methods"]:
-            _WORKER["methods"][name] = build_method(name, _WORKER["weights"])
-        start = time.perf_counter()
-        pred = _WORKER["methods"][name](inp)
-        seconds = time.perf_counter() - start
-        if pred.num_frames != gt.num_frames:
-            raise RohmError(f"{name} returned {pred.num_frames} frames for {gt.num_frames}", path)
-        row["methods"][name] = {**flatten(evaluate(pred, gt, inp)), "seconds": seconds}
-    return row
+    protocol_name, index, path, seed, names = task
+    methods = _WORKER["methods"]
+    for name in names:
+        if name not in methods:
+            methods[name] = build_method(name, _WORKER["weights"])
+    row = score_clip(PROTOCOLS[protocol_name], path, seed + index, {name: methods[name] for name in names})
+    return {"clip": row["clip"], "index": index, **{k: v for k, v in row.items() if k != "clip"}}
 
 
 # ----- the driver ---------------------------------------------------------------------------------
@@ -340,15 +248,3 @@ def machine_info(workers: int) -> dict[str, Any]:
                     if line.startswith("model name")), cpu)
     return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(), "workers": workers,
             "torch": torch.__version__, "python": platform.python_version()}
-
-
-PROTOCOL_GROUPS: dict[str, tuple[str, ...]] = {"shape": SHAPE_PROTOCOLS, "main": MAIN_PROTOCOLS, "sweep": SWEEP}
-
-
-def parse_list(text: str | None, default: Sequence[str]) -> list[str]:
-    """Comma-separated names (a protocol group name such as `shape` stands for its members), or the default."""
-    if not text:
-        return list(default)
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    return list(dict.fromkeys(m for n in names for m in PROTOCOL_GROUPS.get(n, (n,))))
-

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from rohm.data.contacts import foot_contacts
+from rohm.body.contacts import foot_contacts
 from rohm.errors import RohmError
 from rohm.io.motion_file import Motion
 from rohm.skeleton import FOOT_JOINTS
 
 # Plausibility is measured against the ground truth's own feet, not the paper's absolute SMPL-X
-# heights: on another body (anny's ankle stands at ~14.5 cm, SMPL-X's lower) absolute heights
+# heights: on another body (the default body's ankle stands at ~14.5 cm, SMPL-X's lower) absolute heights
 # decide whether a floating foot counts at all, and a 1 cm shift of the whole body changed the
 # old ratio 1.5-2x. A foot joint is *planted* where the ground truth holds it still (horizontal
 # speed below PLANTED_SPEED) within GROUNDED_MARGIN of its own lowest height in the clip.

@@ -37,7 +37,7 @@ iterations conditioned on the previous estimates, DDPM 100/1000 steps, unbounded
 the paper's conditioning with fast DDIM sampling (`Settings.paper_fast()`); the rohm-no-* rows each
 turn one part of rohm's default off; mdm++ shares rohm's windows and post-processing
 (drift correction, anchoring, foot locking) without guidance. The paper's Tab. 1 is on AMASS with
-SMPL-X; these are on Bandai Namco mocap with the anny body: compare trends, not numbers."""
+SMPL-X; these are on Bandai Namco mocap with the default body: compare trends, not numbers."""
 
 
 def _fmt(value: Any, digits: int) -> str:

@@ -1,5 +1,6 @@
-"""Inference: the paper's Algorithm 1 over any-length motion, and the shipped weights."""
+"""Inference: the paper's Algorithm 1 over any-length motion, as a pipeline of stages, and the shipped weights."""
 
-from rohm.inference.reconstructor import MDMReconstructor, Reconstructor, Settings
+from rohm.inference.reconstructor import Reconstructor
+from rohm.inference.settings import Settings
 
-__all__ = ["MDMReconstructor", "Reconstructor", "Settings"]
+__all__ = ["Reconstructor", "Settings"]

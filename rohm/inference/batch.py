@@ -30,9 +30,9 @@ import torch
 from rohm.data.joint_map import load_joint_map
 from rohm.data.sources import list_motion_files
 from rohm.errors import RohmError
+from rohm.inference import Reconstructor, Settings
 from rohm.inference.bvh_take import BvhTake, read_take, write_take
 from rohm.inference.pretrained import read_manifest
-from rohm.inference.reconstructor import Reconstructor, Settings
 from rohm.io.atomic import atomic_path
 from rohm.io.export import export_bvh
 from rohm.io.motion_file import Motion, check_human, file_kind, load_motion, save_motion
@@ -121,7 +121,7 @@ def reconstruct_file(rec: Reconstructor, job: Job, options: Options, progress: b
 
 
 def write_result(result: Motion, out: Path, take: BvhTake | None, rec: Reconstructor) -> None:
-    """A .bvh on the take's own skeleton (or anny's for an npz input), else a motion npz; atomically."""
+    """A .bvh on the take's own skeleton (or the body model's for an npz input), else a motion npz; atomically."""
     if out.suffix.lower() != ".bvh":
         save_motion(result, out)
     elif take is not None:

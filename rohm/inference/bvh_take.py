@@ -1,6 +1,6 @@
 """A user's BVH take through rohm and back onto the user's own skeleton.
 
-Reading: the joint map turns the file's joints into the 22 body joints (metres, y-up), an anny
+Reading: the joint map turns the file's joints into the 22 body joints (metres, y-up), a body
 shape is fitted to them (as for any joints-only input) and the pose retargeted, as the data
 build does; the motion keeps the mapped joints as its `joints` (the evidence rohm anchors to)
 and the fitted body as its parameters.
@@ -8,7 +8,7 @@ and the fitted body as its parameters.
 Writing poses the file's own hierarchy (`rohm.io.rig.pose_rig`): every source joint the map
 uses gets a target position and a turn from the result. Targets: the least-squares source
 joints that the map's weights turn into the result's joints, plus the input's own offset
-between each source joint and the fitted body (what anny's proportions cannot express),
+between each source joint and the fitted body (what the body model's proportions cannot express),
 kept in the frame of the body bone that carries it and low-pass filtered over time, so a
 clean take comes back where it was and a noisy one does not bring its noise back. Turns: how
 the corresponding body joint turned in the world between the fitted input and the result,
@@ -25,9 +25,9 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 
 from rohm.body import BodyModel
+from rohm.body.ik import retarget
 from rohm.body.kinematics import forward_kinematics
 from rohm.data.joint_map import JointMap, detect_joint_map, load_joint_map
-from rohm.data.retarget import retarget
 from rohm.errors import RohmError
 from rohm.inference.prepare import fit_body_shape
 from rohm.io.bvh import BVH, read_bvh, write_bvh
@@ -48,7 +48,7 @@ class BvhTake:
     sources: list[int]  # skeleton indices of the source joints the map uses (S)
     weights: np.ndarray  # (22, S): body joint = weights @ source joints
     to_body: np.ndarray  # (3, 3): body position (metres, y-up) = to_body @ source position
-    motion: Motion  # mapped joints, fitted anny shape and pose, at the file's frame rate
+    motion: Motion  # mapped joints, fitted body shape and pose, at the file's frame rate
 
 
 def resolve_joint_map(spec: str | Path | None, names: list[str], path: str | Path) -> JointMap:
@@ -71,7 +71,7 @@ def _map_matrix(joint_map: JointMap, names: list[str]) -> tuple[list[int], np.nd
 
 
 def read_take(path: str | Path, body: BodyModel, joint_map: str | Path | None = None) -> BvhTake:
-    """Read a BVH take as a motion with a fitted anny body (see the module docstring)."""
+    """Read a BVH take as a motion with a fitted body (see the module docstring)."""
     path = Path(path)
     bvh = read_bvh(path)
     names = bvh.skeleton.names
@@ -85,7 +85,7 @@ def read_take(path: str | Path, body: BodyModel, joint_map: str | Path | None = 
     with torch.no_grad():
         fit = retarget(body.rest_joints(betas[None])[0], torch.as_tensor(joints, dtype=torch.float64))
     motion = Motion(joints=joints, fps=bvh.fps, trans=fit.trans.numpy(), root_orient=fit.root_orient.numpy(),
-                    pose_body=fit.pose_body.numpy(), betas=betas.numpy(), body_model="anny",
+                    pose_body=fit.pose_body.numpy(), betas=betas.numpy(), body_model=body.name,
                     extras={"source": np.asarray(path.name)})
     return BvhTake(path, bvh, jmap, sources, weights, to_body, motion)
 

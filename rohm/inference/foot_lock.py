@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
-from rohm.data.contacts import HEIGHT_THRESHOLDS, joint_speed
-from rohm.data.retarget import retarget
+from rohm.body.contacts import HEIGHT_THRESHOLDS, joint_speed
+from rohm.body.ik import retarget
 from rohm.errors import RohmError
 from rohm.io.motion_file import Motion
 from rohm.skeleton import FOOT_JOINTS, JOINT_INDEX

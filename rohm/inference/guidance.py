@@ -19,10 +19,9 @@ import numpy as np
 import torch
 
 from rohm.errors import RohmError
-from rohm.representation import Normalizer
+from rohm.representation import Normalizer, joints_from_features
 from rohm.representation.canonical import CanonicalFrame
 from rohm.skeleton import FOOT_JOINTS
-from rohm.training.losses import joints_from_features
 
 CONFIDENCE_THRESHOLD = 0.2
 # The world is the OpenGL-style camera frame (y up, looking down -z) unless extrinsics say otherwise.

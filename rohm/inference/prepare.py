@@ -2,25 +2,29 @@
 
 The networks read features of a posed body, so every input needs body parameters for
 every frame; what is missing is then hidden by the mask, never trusted:
-- files with anny parameters: NaN rotations become identity, NaN root/translation frames
-  are filled from the nearest observed frame;
-- joints-only (or SMPL-X) files: the anny shape is fitted to fully observed frames (so bone
-  lengths match), or, where no frame shows the whole body, to the median lengths of the
-  bones that are seen (`rohm.body.shape`); missing joints are filled by linear interpolation in time (nearest frame
-  at the ends; joints never observed are placed by the rest pose relative to their
-  parent), then everything is retargeted to anny by inverse kinematics.
+- files with parameters of the pipeline's body: NaN rotations become identity, NaN
+  root/translation frames are filled from the nearest observed frame;
+- joints-only files (or another body's parameters): the shape is fitted to fully observed
+  frames (so bone lengths match), or, where no frame shows the whole body, to the median
+  lengths of the bones that are seen (`rohm.body.shape`); missing joints are filled by
+  `fill_joints`, then everything is retargeted to the body by inverse kinematics.
+
+`fill_motion` is the one input fill that every table's "input" row, the classical baseline and
+rohm's evidence smoothing share: linear interpolation in time (nearest frame at the ends);
+joints never observed placed by the rest pose relative to their parent, turned with the torso.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from rohm.body import BodyModel
+from rohm.body import BodyModel, load_body
+from rohm.body.ik import fit_shape, retarget, two_axis_rotation
 from rohm.body.shape import fit_bone_lengths, observed_bone_lengths
-from rohm.data.retarget import fit_shape, retarget, two_axis_rotation
 from rohm.errors import RohmError
 from rohm.io.motion_file import Motion
 from rohm.skeleton import NUM_JOINTS, PARENTS
@@ -32,7 +36,7 @@ SHAPE_LR = 0.15
 
 @dataclass
 class Prepared:
-    """Complete anny parameters and joints (N frames) and the (N, 22) observation mask."""
+    """Complete body parameters and joints (N frames) and the (N, 22) observation mask."""
 
     root_orient: np.ndarray
     pose_body: np.ndarray
@@ -100,12 +104,43 @@ def fit_body_shape(joints: np.ndarray, observed: np.ndarray, body: BodyModel) ->
     return fit_bone_lengths(body, lengths), "fitted"
 
 
+@functools.lru_cache(maxsize=64)
+def _rest_joints(name: str, betas: tuple[float, ...]) -> np.ndarray:
+    """(22, 3) rest joints of one body shape (cached: clips share few shapes)."""
+    with torch.no_grad():
+        return load_body(name).rest_joints(torch.tensor([betas], dtype=torch.float64))[0].numpy()
+
+
+def rest_pose(motion: Motion) -> np.ndarray:
+    """(22, 3) rest joints for placing never-observed joints: the input's own shape when it carries
+    one of the default body, else the default body's average shape."""
+    body = load_body()
+    default = body.default_betas.numpy()
+    betas = default
+    if motion.body_model == body.name and motion.betas is not None and np.size(motion.betas) == default.size:
+        betas = np.asarray(motion.betas, dtype=np.float64).reshape(-1)
+        betas = np.where(np.isnan(betas), default, betas)
+    return _rest_joints(body.name, tuple(float(b) for b in betas))
+
+
+def fill_motion(motion: Motion) -> tuple[np.ndarray, np.ndarray]:
+    """Complete joints (N, 22, 3), filled as the module docstring says, and the (N, 22) observed mask."""
+    observed = motion.observed()
+    joints = np.where(observed[..., None], motion.joints, np.nan)
+    return fill_joints(joints, observed, rest_pose(motion)), observed
+
+
+def filled_input(motion: Motion) -> Motion:
+    """The input scored as a prediction (the tables' "input" row): `fill_motion`'s joints, no smoothing."""
+    return Motion(joints=fill_motion(motion)[0], fps=motion.fps)
+
+
 def prepare(motion: Motion, body: BodyModel) -> Prepared:
-    """Complete anny parameters for every frame plus the mask of what was really observed."""
+    """Complete body parameters for every frame plus the mask of what was really observed."""
     observed = motion.observed()
     if not observed[:, 0].any():
         raise RohmError("the pelvis is never observed: the motion cannot be placed in the world")
-    if motion.has_params and motion.body_model == "anny":
+    if motion.has_params and motion.body_model == body.name:
         default = body.default_betas.numpy()
         betas = default if motion.betas is None else np.where(np.isnan(motion.betas), default, motion.betas)
         source = "default" if motion.betas is None else "input"

@@ -1,4 +1,5 @@
-"""Shipped weights: exporting a training run's EMA weights and loading them back.
+"""Shipped weights: exporting a training run's EMA weights into a weights folder and reading
+its manifest (each network loads with `rohm.models.weights.load_network`).
 
 A weights folder holds `trajnet.safetensors` (TrajNet with TrajControl),
 `posenet.safetensors`, `mdm.safetensors` (the MDM++ baseline), each with its network
@@ -19,7 +20,6 @@ import torch
 from rohm.checkpoint import load_tensors, save_tensors
 from rohm.errors import RohmError
 from rohm.io.atomic import write_text_atomic
-from rohm.models import build_model
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 NETWORKS = ("trajnet", "posenet", "mdm")
@@ -48,19 +48,6 @@ def export_run(run: str | Path, data: str | Path, out: str | Path, networks: tup
                 "traj_diffusion_steps": cfg["traj_diffusion_steps"], "pose_diffusion_steps": cfg["pose_diffusion_steps"]}
     write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=2))
     return out
-
-
-def load_network(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """A network from an exported weights file, float32, in eval mode."""
-    tensors, meta = load_tensors(path)
-    try:
-        model = build_model(meta["kind"], meta["config"])
-        if meta.get("has_control"):
-            model.add_control()
-        model.load_state_dict({k: v.float() for k, v in tensors.items()})
-    except (KeyError, RuntimeError) as exc:
-        raise RohmError(f"weights do not match their network config ({type(exc).__name__}: {str(exc).splitlines()[0]})", path) from None
-    return model.to(device).eval(), meta
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:

@@ -4,8 +4,10 @@ Positions are interpolated linearly, rotations by slerp; a frame of the new rate
 observed only where both source frames around it are (masks never invent evidence).
 Joint rotations may hold NaN (hidden joints): they stay NaN, as the input said.
 The 2D evidence moves with the frames: keypoints linearly, confidences as the lower of the
-two source frames, and per-frame camera extrinsics (extras['extrinsics'], (N, 4, 4)) with the
+two source frames, and per-frame camera extrinsics (`Motion.extrinsics`, (N, 4, 4)) with the
 camera's orientation by slerp and its position linearly (one (4, 4) camera is kept as is).
+A reconstruction's per-frame uncertainty (`joints_std`) is interpolated; its input mask is dropped
+(it belongs to the input's frames).
 """
 
 from __future__ import annotations
@@ -89,14 +91,15 @@ def resample_motion(motion: Motion, fps: float, num_frames: int | None = None) -
                   "root_orient": slerp_rotvec(motion.root_orient, times),
                   "pose_body": slerp_rotvec(motion.pose_body.reshape(n, -1, 3), times).reshape(len(times), -1)}
     contacts = None if motion.contacts is None else interpolate(motion.contacts, times)
-    extras = motion.extras
-    cameras = extras.get("extrinsics")
+    cameras = motion.extrinsics
     if cameras is not None and np.shape(cameras) == (motion.num_frames, 4, 4):  # one camera per frame
-        extras = {**extras, "extrinsics": resample_extrinsics(np.asarray(cameras, dtype=np.float64), times)}
+        cameras = resample_extrinsics(np.asarray(cameras, dtype=np.float64), times)
+    std = None if motion.joints_std is None else interpolate(motion.joints_std, times)
     keypoints = conf = None
     if motion.keypoints_2d is not None:
         keypoints = interpolate(motion.keypoints_2d, times)
         if motion.keypoints_2d_conf is not None:
             conf = np.minimum(motion.keypoints_2d_conf[lo], motion.keypoints_2d_conf[hi])
     return dataclasses.replace(motion, joints=joints, fps=float(fps), joint_mask=mask, contacts=contacts,
-                               keypoints_2d=keypoints, keypoints_2d_conf=conf, extras=extras, **params)
+                               keypoints_2d=keypoints, keypoints_2d_conf=conf, extrinsics=cameras, joints_std=std,
+                               input_joint_mask=None, **params)

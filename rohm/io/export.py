@@ -15,6 +15,7 @@ import roma
 import torch
 
 from rohm.body import BodyModel, load_body
+from rohm.config import DEFAULT_BODY
 from rohm.errors import RohmError
 from rohm.io.bvh import make_bvh, write_bvh
 from rohm.io.motion_file import Motion
@@ -26,23 +27,23 @@ END_SITES = {"head": (0.0, 0.10, 0.0), "left_wrist": (0.08, 0.0, 0.0), "right_wr
 
 
 def check_exportable(motion: Motion, what: str) -> None:
-    """One-line errors for a motion no file format can be written from: it needs complete anny
-    body parameters (rohm's outputs have them)."""
+    """One-line errors for a motion no file format can be written from: it needs complete body
+    parameters of the default body (rohm's outputs have them)."""
     if not motion.has_params:
         raise RohmError(f"{what} export needs body parameters (trans, root_orient, pose_body); "
                         "run `rohm reconstruct` on a joints-only file first")
     params = np.concatenate([motion.trans, motion.root_orient, motion.pose_body], axis=1)
     if not np.isfinite(params).all():
         raise RohmError(f"{what} export needs complete body parameters, but some are NaN")
-    if motion.body_model != "anny":
-        raise RohmError(f"{what} export supports anny motions (rohm's outputs), not {motion.body_model!r}")
+    if motion.body_model != DEFAULT_BODY:
+        raise RohmError(f"{what} export supports {DEFAULT_BODY} motions (rohm's outputs), not {motion.body_model!r}")
 
 
 def export_bvh(motion: Motion, out: str | Path, body: BodyModel | None = None) -> Path:
     """Write `motion` (with body parameters) as a BVH file, atomically."""
     check_exportable(motion, "BVH")
-    body = body or load_body("anny")
-    betas = torch.as_tensor(np.full(body.num_betas, 0.5) if motion.betas is None else motion.betas, dtype=torch.float64)
+    body = body or load_body()
+    betas = body.default_betas if motion.betas is None else torch.as_tensor(motion.betas, dtype=torch.float64)
     with torch.no_grad():
         rest = body.rest_joints(betas[None])[0].numpy()
     parents = list(PARENTS)

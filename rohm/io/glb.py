@@ -1,4 +1,4 @@
-"""Motion -> glTF 2.0 binary (.glb): the motion's own anny body, skinned to the 22 joints, animated.
+"""Motion -> glTF 2.0 binary (.glb): the motion's own body mesh, skinned to the 22 joints, animated.
 
 What the file holds (written with pygltflib):
 - nodes 0..21: the 22 body joints (`rohm.skeleton.JOINT_NAMES`, parents `PARENTS`); their default
@@ -10,19 +10,13 @@ What the file holds (written with pygltflib):
   (rest pelvis + trans). Blender, three.js and other glTF viewers then play the motion on the
   motion's own body, at its frame rate.
 
-The mesh is anny's: anny skins its rest mesh (arms lowered, fingers relaxed) with 78 bones and
-reaches its zero pose by rotating them. Bones that are not body joints (Neck2, jaw, eyes,
-fingers, toe ends) never move by themselves in rohm's motions, so their weights are merged onto
-the nearest body joint above them. The bind mesh is anny's rest mesh, each vertex placed so
-that every joint it hangs from carries it to where anny's own zero pose puts it (exact for
-vertices of a single joint; a weighted least-squares compromise where merged bones bend
-differently), and each inverse bind matrix maps it into that joint's zero pose. Four
-influences per vertex (the most three.js reads; the few dropped weights are tiny).
+The mesh, its bind pose and its weights over the 22 joints come from the body model
+(`BodyModel.skin`). Four influences per vertex (the most three.js reads; the few dropped
+weights are tiny).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +24,7 @@ import pygltflib as gl
 import roma
 import torch
 
-from rohm.body import BodyModel, load_body
-from rohm.errors import RohmError
+from rohm.body import BodyModel, Skin, load_body
 from rohm.io.atomic import atomic_path
 from rohm.io.export import check_exportable
 from rohm.io.motion_file import Motion
@@ -39,68 +32,6 @@ from rohm.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 INFLUENCES = 4  # joints per vertex (JOINTS_0 / WEIGHTS_0)
 BODY_COLOUR = (0.62, 0.66, 0.74, 1.0)  # base colour, linear RGBA
-
-
-@dataclass(frozen=True)
-class Skin:
-    """A body mesh bound to the 22 joints (numpy, float64, metres, y-up)."""
-
-    bind_vertices: np.ndarray  # (V, 3) the mesh in its bind pose
-    faces: np.ndarray  # (F, 3) triangle vertex indices
-    joint_weights: np.ndarray  # (V, 22) rows sum to 1
-    inverse_bind: np.ndarray  # (22, 4, 4) bind pose -> each joint's zero-pose frame
-    rest_joints: np.ndarray  # (22, 3) zero-pose joints, pelvis at the origin
-
-
-def anny_skin(body: BodyModel, betas: torch.Tensor) -> Skin:
-    """The anny mesh of one shape (6,) bound to the 22 joints (see the module docstring).
-
-    Posing it with the 22 joints' forward kinematics gives `body(..., return_vertices=True)`
-    up to the merged and dropped bones' share (measured in tests/test_glb.py).
-    """
-    if body.name != "anny":
-        raise RohmError(f"glTF export supports anny motions (rohm's outputs), not {body.name!r}")
-    model = body._model
-    labels = list(model.bone_labels)
-    joint_bones = body._bone_idx.tolist()
-    with torch.no_grad():
-        phen = model.get_tensor_inputs(None, betas.to(model.dtype).reshape(1, -1), None, None)[1:]
-        rest = model.get_rest_model(model._get_phenotype_blendshape_coefficients(*phen))
-        zero = torch.eye(4, dtype=model.dtype).repeat(1, len(labels), 1, 1)
-        to_zero_pose = model.get_bone_transforms(zero, rest["rest_bone_poses"])[0][0].double()  # (78, 4, 4)
-    rest_vertices = rest["rest_vertices"][0].double()
-    joint_of_bone = torch.tensor(_joint_of_bone(labels, list(model.bone_parents), joint_bones))
-    bone_weights = torch.zeros(rest_vertices.shape[0], len(labels), dtype=torch.float64)
-    bone_weights.scatter_add_(1, model.vertex_bone_indices.long(), model.vertex_bone_weights.double())
-    joint_weights = torch.zeros(rest_vertices.shape[0], NUM_JOINTS, dtype=torch.float64)
-    joint_weights.index_add_(1, joint_of_bone, bone_weights)
-    # Where each joint's share of anny's zero-pose vertex lies: sum over its bones of w * T0 v.
-    posed = torch.einsum("bij,vj->vbi", to_zero_pose[:, :3, :3], rest_vertices) + to_zero_pose[:, :3, 3]
-    share = torch.zeros(rest_vertices.shape[0], NUM_JOINTS, 3, dtype=torch.float64)
-    share.index_add_(1, joint_of_bone, bone_weights[..., None] * posed)
-    # Bind space = anny's rest space turned by the pelvis's zero-pose transform (y-up, pelvis at
-    # the origin); joint j's zero pose is T0_j from there. A vertex's bind position is the
-    # weighted mean of where each of its joints would send its share back to.
-    joint_to_zero = to_zero_pose[joint_bones] @ torch.linalg.inv(to_zero_pose[joint_bones[0]])  # (22, 4, 4)
-    back = torch.linalg.inv(joint_to_zero)
-    bind = torch.einsum("jab,vjb->va", back[:, :3, :3], share) + joint_weights @ back[:, :3, 3]
-    rest_joints = body.rest_joints(betas.reshape(1, -1).double())[0]
-    inverse_bind = joint_to_zero.clone()
-    inverse_bind[:, :3, 3] -= rest_joints
-    return Skin(bind.numpy(), body.faces.numpy().astype(np.int64), joint_weights.numpy(),
-                inverse_bind.numpy(), rest_joints.numpy())
-
-
-def _joint_of_bone(labels: list[str], parents: list[int], joint_bones: list[int]) -> list[int]:
-    """For each anny bone, the body joint it moves with: itself, else its nearest joint ancestor
-    (the root bone above the pelvis goes to the pelvis)."""
-    out = []
-    for bone in range(len(labels)):
-        b = bone
-        while b >= 0 and b not in joint_bones:
-            b = parents[b]
-        out.append(joint_bones.index(b) if b >= 0 else 0)
-    return out
 
 
 def top_influences(weights: np.ndarray, k: int = INFLUENCES) -> tuple[np.ndarray, np.ndarray]:
@@ -198,7 +129,7 @@ def motion_glb(motion: Motion, skin: Skin) -> gl.GLTF2:
     channels.append(gl.AnimationChannel(sampler=NUM_JOINTS,
                                         target=gl.AnimationChannelTarget(node=0, path=gl.TRANSLATION)))
     doc.animations.append(gl.Animation(name="motion", samplers=samplers, channels=channels))
-    doc.scenes[0].extras = {"fps": float(motion.fps), "frames": motion.num_frames, "body_model": "anny",
+    doc.scenes[0].extras = {"fps": float(motion.fps), "frames": motion.num_frames, "body_model": motion.body_model,
                             "betas": np.asarray(motion.betas if motion.betas is not None else [], dtype=float).tolist()}
     doc.buffers.append(gl.Buffer(byteLength=len(blob.data)))
     doc.set_binary_blob(bytes(blob.data))
@@ -208,12 +139,12 @@ def motion_glb(motion: Motion, skin: Skin) -> gl.GLTF2:
 def glb_bytes(motion: Motion, body: BodyModel | None = None) -> bytes:
     """The .glb file of a motion with body parameters, as bytes."""
     check_exportable(motion, "glTF")
-    body = body or load_body("anny")
+    body = body or load_body()
     betas = (body.default_betas if motion.betas is None
              else torch.as_tensor(motion.betas[: body.num_betas], dtype=torch.float64))
     motion = Motion(joints=motion.joints, fps=motion.fps, trans=motion.trans, root_orient=motion.root_orient,
-                    pose_body=motion.pose_body, betas=betas.numpy())
-    return b"".join(motion_glb(motion, anny_skin(body, betas)).save_to_bytes())
+                    pose_body=motion.pose_body, betas=betas.numpy(), body_model=body.name)
+    return b"".join(motion_glb(motion, body.skin(betas)).save_to_bytes())
 
 
 def export_glb(motion: Motion, out: str | Path, body: BodyModel | None = None) -> Path:

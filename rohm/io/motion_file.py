@@ -4,10 +4,14 @@ Keys (N frames):
     joints (N,22,3) metres, y-up, NaN where missing        [required unless body params given]
     fps    scalar                                           [required]
     trans (N,3), root_orient (N,3), pose_body (N,63) axis-angle, betas (B,),
-    body_model "anny" | "smplx"                             [body parameters, optional]
+    body_model: a rohm.body model name (default: rohm.config.DEFAULT_BODY)  [body parameters, optional]
     joint_mask (N,22) bool, True = observed                 [optional]
     contacts (N,4) foot contacts (l-ankle, l-toe, r-ankle, r-toe)
     keypoints_2d (N,K,2) pixels, keypoints_2d_conf (N,K), intrinsics (3,3)
+    extrinsics (4,4) or (N,4,4) world -> camera of the keypoints       [camera, optional]
+    joints_std (N,22) metres, spread over samples                      [uncertainty, outputs]
+    input_joint_mask (N,22), shape_source, settings_* (one key each)   [provenance, outputs]
+Other keys travel through unchanged (`Motion.extras`).
 Also read: AMASS-style npz (`poses`, `trans`, `betas`, `mocap_framerate`, z-up) and
 joints-only npz (`joints` + `fps`). Every problem is a one-line RohmError naming the file.
 """
@@ -21,15 +25,17 @@ from typing import Any
 
 import numpy as np
 
+from rohm.config import DEFAULT_BODY
 from rohm.errors import RohmError
 from rohm.io.atomic import atomic_path
 from rohm.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 # z-up (AMASS) to y-up: rotate -90 degrees about x, (x, y, z) -> (x, z, -y).
 ZUP_TO_YUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
-BODY_MODELS = ("anny", "smplx")
+BODY_MODELS = (DEFAULT_BODY, "smplx")
+SETTINGS_PREFIX = "settings_"  # one file key per inference setting; None is stored as -1
 
-# What a human body can be, in metres (anny's bodies: about 1.45 m from ankle to head along the
+# What a human body can be, in metres (the default body: about 1.45 m from ankle to head along the
 # bones, longest bone 0.45 m). Beyond the first of each pair an input is refused, beyond the
 # second it gets a warning.
 MAX_BONE_M = 1.0  # median length over frames
@@ -51,13 +57,18 @@ class Motion:
     root_orient: np.ndarray | None = None
     pose_body: np.ndarray | None = None
     betas: np.ndarray | None = None
-    body_model: str = "anny"
+    body_model: str = DEFAULT_BODY
     joint_mask: np.ndarray | None = None
     contacts: np.ndarray | None = None
     keypoints_2d: np.ndarray | None = None
     keypoints_2d_conf: np.ndarray | None = None
     intrinsics: np.ndarray | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    extrinsics: np.ndarray | None = None  # (4, 4) or (N, 4, 4) world -> camera (OpenCV axes) of the keypoints
+    joints_std: np.ndarray | None = None  # (N, 22) metres: spread of several sampled reconstructions
+    input_joint_mask: np.ndarray | None = None  # (N, 22) what the input of a reconstruction observed
+    shape_source: str | None = None  # "input", "fitted" or "default": where a reconstruction's shape came from
+    settings: dict[str, Any] | None = None  # the inference settings that made this motion
+    extras: dict[str, Any] = field(default_factory=dict)  # any other file keys, passed through
 
     @property
     def num_frames(self) -> int:
@@ -101,10 +112,13 @@ def validate(motion: Motion, path: str | Path = "<motion>", allow_all_missing: b
     if np.isinf(motion.joints).any():
         raise RohmError("'joints' contains infinite values", path)
     for key, shape in (("trans", (n, 3)), ("root_orient", (n, 3)), ("pose_body", (n, 63)),
-                       ("joint_mask", (n, NUM_JOINTS)), ("contacts", (n, 4)), ("intrinsics", (3, 3))):
+                       ("joint_mask", (n, NUM_JOINTS)), ("contacts", (n, 4)), ("intrinsics", (3, 3)),
+                       ("joints_std", (n, NUM_JOINTS)), ("input_joint_mask", (n, NUM_JOINTS))):
         value = getattr(motion, key)
         if value is not None:
             _check_shape(value, shape, key, path)
+    if motion.extrinsics is not None and motion.extrinsics.shape not in ((4, 4), (n, 4, 4)):
+        raise RohmError(f"'extrinsics' has shape {motion.extrinsics.shape}, expected (4,4) or (N,4,4)", path)
     if motion.keypoints_2d is not None:
         _check_shape(motion.keypoints_2d, (n, None, 2), "keypoints_2d", path)
         if motion.keypoints_2d_conf is not None:
@@ -253,13 +267,19 @@ def load_motion(path: str | Path, body: Any = None, allow_all_missing: bool = Fa
         if "fps" not in data:
             raise RohmError("missing key 'fps'", path)
         params["fps"] = float(np.asarray(data["fps"], dtype=np.float64).reshape(-1)[0]) if np.asarray(data["fps"]).size else float("nan")
-        params["body_model"] = str(data["body_model"]) if "body_model" in data else "anny"
-    optional = {}
-    for key in ("joint_mask", "contacts", "keypoints_2d", "keypoints_2d_conf", "intrinsics"):
+        params["body_model"] = str(data["body_model"]) if "body_model" in data else DEFAULT_BODY
+    optional: dict[str, Any] = {}
+    for key in ("joint_mask", "contacts", "keypoints_2d", "keypoints_2d_conf", "intrinsics", "extrinsics",
+                "joints_std", "input_joint_mask"):
         if key in data:
-            optional[key] = _arr(data, key, path, bool if key == "joint_mask" else np.float64)
+            optional[key] = _arr(data, key, path, bool if key.endswith("joint_mask") else np.float64)
+    if "shape_source" in data:
+        optional["shape_source"] = str(data["shape_source"])
+    settings = {k[len(SETTINGS_PREFIX):]: v for k, v in data.items() if k.startswith(SETTINGS_PREFIX)}
+    if settings:
+        optional["settings"] = settings
     known = {f.name for f in fields(Motion)} | {"poses", "mocap_framerate", "mocap_frame_rate"}
-    extras = {k: v for k, v in data.items() if k not in known}
+    extras = {k: v for k, v in data.items() if k not in known and not k.startswith(SETTINGS_PREFIX)}
 
     if "joints" in data:
         joints = _arr(data, "joints", path)
@@ -271,15 +291,14 @@ def load_motion(path: str | Path, body: Any = None, allow_all_missing: bool = Fa
 
     motion_kwargs = dict(params)
     if trans_zup is not None or joints is None:
-        from rohm.body import body_for_motion
         import torch
 
+        from rohm.body import body_for_motion
+
         if body is None:
-            body = body_for_motion(params.get("body_model", "anny"), path)
+            body = body_for_motion(params.get("body_model", DEFAULT_BODY), path)
         betas = params.get("betas")
-        betas = np.zeros(body.num_betas) if betas is None else betas[: body.num_betas]
-        if body.name == "anny" and params.get("betas") is None:
-            betas = np.full(body.num_betas, 0.5)
+        betas = body.default_betas.numpy() if betas is None else betas[: body.num_betas]
         motion_kwargs["betas"] = betas
         if trans_zup is not None:
             # SMPL-X rotates about the rest pelvis: re-express the translation so the
@@ -308,6 +327,8 @@ def motion_to_dict(motion: Motion) -> dict[str, np.ndarray]:
         value = getattr(motion, f.name)
         if f.name == "extras":
             out.update({k: np.asarray(v) for k, v in value.items()})
+        elif f.name == "settings" and value is not None:
+            out.update({SETTINGS_PREFIX + k: np.asarray(-1 if v is None else v) for k, v in value.items()})
         elif value is not None:
             out[f.name] = np.asarray(value)
     return out

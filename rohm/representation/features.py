@@ -23,7 +23,7 @@ import roma
 import torch
 
 from rohm.body.base import BodyModel
-from rohm.data.contacts import HEIGHT_THRESHOLDS, SPEED_THRESHOLD
+from rohm.body.contacts import HEIGHT_THRESHOLDS, SPEED_THRESHOLD
 from rohm.errors import RohmError
 from rohm.io.motion_file import Motion
 from rohm.representation.canonical import CanonicalFrame, canonicalize
@@ -154,7 +154,7 @@ def _from_6d(x: torch.Tensor) -> torch.Tensor:
 
 def foot_contacts_torch(joints: torch.Tensor, fps: float) -> torch.Tensor:
     """(..., N, 22, 3) canonical joints -> (..., N, 4) contact labels (0/1, NaN where a
-    foot joint is missing), the rule of rohm.data.contacts on a floor at y = 0."""
+    foot joint is missing), the rule of rohm.body.contacts on a floor at y = 0."""
     feet = joints[..., FOOT_JOINTS, :]
     if feet.shape[-3] == 1:
         speed = torch.linalg.vector_norm(feet - feet, dim=-1)

@@ -68,8 +68,8 @@ def swap_upper_body(w: Windows, prob: float, rng: np.random.Generator) -> Window
 
 
 def shape_bank(body: BodyModel, size: int, seed: int) -> torch.Tensor:
-    """(size, num_betas) shapes drawn uniformly from the body's shape range (anny: every
-    phenotype in [0, 1]), the same for a given seed (so a resumed run draws from the same bank)."""
+    """(size, num_betas) shapes drawn uniformly from the body's shape range
+    (`shape_bounds`), the same for a given seed (so a resumed run draws from the same bank)."""
     low, high = body.shape_bounds
     return torch.from_numpy(np.random.default_rng(seed).uniform(low, high, size=(size, body.num_betas)))
 

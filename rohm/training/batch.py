@@ -17,7 +17,13 @@ import torch
 
 from rohm.body import BodyModel
 from rohm.body.kinematics import forward_kinematics
-from rohm.representation import FeatureLayout, Normalizer, canonical_frame, encode, feature_mask
+from rohm.representation import (
+    FeatureLayout,
+    Normalizer,
+    canonical_frame,
+    encode,
+    feature_mask,
+)
 from rohm.representation.canonical import apply_frames
 from rohm.skeleton import MIRROR
 from rohm.training.augment import Augmentation, reshape, swap_upper_body

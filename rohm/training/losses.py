@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from rohm.body.kinematics import forward_kinematics_rotmat
-from rohm.representation import Normalizer, decode
+from rohm.representation import Normalizer, joints_from_features
 from rohm.skeleton import FOOT_JOINTS
 
 
@@ -23,14 +22,6 @@ class LossWeights:
     joints: float = 100.0
     velocity: float = 1000.0
     skate: float = 0.0
-
-
-def joints_from_features(features: torch.Tensor, normalizer: Normalizer, rest: torch.Tensor) -> torch.Tensor:
-    """Normalised features (B, W, D) -> joints (B, W, 22, 3) by decoding and forward kinematics."""
-    d = decode(normalizer.denormalize(features), normalizer.layout)
-    local = torch.cat([d["root_rotmat"][..., None, :, :], d["pose_rotmat"]], dim=-3)
-    joints, _ = forward_kinematics_rotmat(rest[:, None], local, d["trans"])
-    return joints
 
 
 def _masked_mean(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -30,18 +30,23 @@ from tqdm import tqdm
 
 from rohm.body import BodyModel, load_body
 from rohm.body.cache import CachedBody
-from rohm.checkpoint import load_optimizer_tensors, load_tensors, optimizer_tensors, save_tensors
+from rohm.checkpoint import (
+    load_optimizer_tensors,
+    load_tensors,
+    optimizer_tensors,
+    save_tensors,
+)
 from rohm.diffusion import GaussianDiffusion, sample
 from rohm.errors import RohmError
-from rohm.inference.pretrained import load_network
 from rohm.io.atomic import write_text_atomic
 from rohm.models import build_model
-from rohm.representation import FeatureLayout, Normalizer
+from rohm.models.weights import load_network
+from rohm.representation import FeatureLayout, Normalizer, joints_from_features
 from rohm.training.augment import shape_bank
 from rohm.training.batch import Batch, fit_augmented_normalizer, make_batch
 from rohm.training.clips import ClipStore
 from rohm.training.config import Stage, TrainConfig
-from rohm.training.losses import LossWeights, diffusion_loss, joints_from_features
+from rohm.training.losses import LossWeights, diffusion_loss
 
 NORMALIZATION_FILE = "normalization.safetensors"
 
@@ -130,7 +135,7 @@ class Trainer:
         if device == "cuda" and self.world > 1:
             device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
         self.device = torch.device(device)
-        self.body: BodyModel = CachedBody(load_body("anny"))
+        self.body: BodyModel = CachedBody(load_body())
         self.augment = cfg.augmentation()
         self.bank = shape_bank(self.body, self.augment.shape_bank, cfg.seed + 99)
         self.train_clips = ClipStore(self.data, "train", max_clips)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rohm.cli_flags import add_threads_flag, set_threads
 from rohm.video.camera import CAMERA_MODES, DEFAULT_FOV_DEG
 
 
 def add_video_parser(sub: argparse._SubParsersAction) -> None:
     """Register `rohm video`."""
-    from rohm.cli import add_threads_flag
-
     video = sub.add_parser(
         "video", help="reconstruct the person in an RGB(-D) video (needs the `video` extra: pip install \"rohm[video]\")",
         description="Detect the person in every frame (MediaPipe), lift to a gravity-aligned world with the floor "
@@ -41,7 +40,6 @@ def add_video_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_video(args: argparse.Namespace) -> int:
-    from rohm.cli import set_threads
     from rohm.video.pipeline import VideoOptions, run_video
 
     set_threads(args.threads)

@@ -2,7 +2,7 @@
 
 MediaPipe (BlazePose) has hips, knees, ankles, shoulders, elbows and wrists where the
 SMPL-X skeleton has them; the other joints are combinations placed where the 22-joint
-skeleton has them (fractions measured on the anny body's rest pose):
+skeleton has them (fractions measured on the default body's rest pose):
 - pelvis, spine1-3 and the neck along the hip-midpoint -> shoulder-midpoint line,
 - the collars just inside the shoulders at shoulder height,
 - the head at the midpoint of the ears,
@@ -11,9 +11,9 @@ skeleton has them (fractions measured on the anny body's rest pose):
 A derived joint's confidence is the lowest visibility of its sources times
 DERIVED_CONFIDENCE, so it weighs less in 2D guidance and is the first to be masked.
 
-In 3D, `place_trunk` then puts the trunk's derived joints where anny has them relative to the
-hips and shoulders, off the hip-shoulder line too: anny's spine runs 2-3 cm behind that line
-and its collars 5 cm in front of the shoulders. Left on the line, they made the retargeted
+In 3D, `place_trunk` then puts the trunk's derived joints where the default body has them
+relative to the hips and shoulders, off the hip-shoulder line too: its spine runs 2-3 cm behind
+that line and its collars 5 cm in front of the shoulders. Left on the line, they made the retargeted
 body lean back by 4-5 degrees on the dev videos (inverse kinematics tilts the spine to bring
 the collars back).
 """
@@ -33,15 +33,15 @@ _MP = {"nose": 0, "left_ear": 7, "right_ear": 8, "left_shoulder": 11, "right_sho
        "left_elbow": 13, "right_elbow": 14, "left_wrist": 15, "right_wrist": 16, "left_hip": 23,
        "right_hip": 24, "left_knee": 25, "right_knee": 26, "left_ankle": 27, "right_ankle": 28,
        "left_foot_index": 31, "right_foot_index": 32}
-# Fractions of the way from the hip midpoint to the shoulder midpoint (anny rest pose).
+# Fractions of the way from the hip midpoint to the shoulder midpoint (default body, rest pose).
 _SPINE = {"pelvis": 0.16, "spine1": 0.26, "spine2": 0.40, "spine3": 0.55, "neck": 1.06}
 _COLLAR_OUT = 0.1  # collars: this far from the shoulder midpoint towards each shoulder
 _FOOT_TOE = 0.6  # foot = (1 - _FOOT_TOE) * ankle + _FOOT_TOE * foot_index
 
 
-# Trunk joints in the torso frame of anny's rest pose (default shape): (across, up, forward) in
-# units of the hip-midpoint -> shoulder-midpoint length; up along that line, across from the
-# right to the left shoulder and hip, forward = across x up (the way the body faces).
+# Trunk joints in the torso frame of the default body's rest pose (default shape): (across, up,
+# forward) in units of the hip-midpoint -> shoulder-midpoint length; up along that line, across
+# from the right to the left shoulder and hip, forward = across x up (the way the body faces).
 TRUNK_FRAME = {"pelvis": (0.0, 0.164, -0.031), "spine1": (0.0, 0.261, -0.027), "spine2": (0.0, 0.401, -0.018),
                "spine3": (0.0, 0.547, -0.023), "neck": (0.0, 1.064, 0.009),
                "left_collar": (0.035, 0.993, 0.106), "right_collar": (-0.035, 0.993, 0.106)}
@@ -102,8 +102,8 @@ def torso_frame(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | np.
 
 
 def place_trunk(joints: np.ndarray) -> np.ndarray:
-    """3D joints (..., 22, 3) from `map_points` with the TRUNK_FRAME joints placed as anny has
-    them relative to the hips and shoulders (a right-handed frame: camera or world axes)."""
+    """3D joints (..., 22, 3) from `map_points` with the TRUNK_FRAME joints placed as the default
+    body has them relative to the hips and shoulders (a right-handed frame: camera or world axes)."""
     origin, axes, length = torso_frame(joints)
     out = joints.copy()
     for name, coefficients in TRUNK_FRAME.items():

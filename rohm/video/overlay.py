@@ -64,7 +64,7 @@ class Overlay:
         self.contact = np.zeros((n, NUM_JOINTS), dtype=bool)
         if motion.contacts is not None:
             self.contact[:, list(FOOT_JOINTS)] = np.asarray(motion.contacts) > 0.5
-        mask = motion.extras.get("input_joint_mask")
+        mask = motion.input_joint_mask
         self.infilled = np.zeros((n, NUM_JOINTS), dtype=bool) if mask is None else ~np.asarray(mask, dtype=bool)
         self.shades = draw.shades(RECONSTRUCTION)
         self.text_size = max(size[1] // 36, 12)

@@ -7,10 +7,10 @@
   kinematics, as rohm's own preparation does for a joints-only motion), so that rohm keeps
   the shape instead of fitting one to a few single, noisy frames.
 - Floor: the floor was put through MediaPipe's sole landmarks before the reconstruction; the
-  reconstructed body's feet (anny's joints) can end a few centimetres higher or lower. The
-  floor is moved (the whole scene, camera included, so nothing changes in the image) to where
+  reconstructed body's feet (the body model's joints) can end a few centimetres higher or lower.
+  The floor is moved (the whole scene, camera included, so nothing changes in the image) to where
   the output's feet stand: the lowest foot joint in contact, median over the contact frames,
-  at anny's standing toe height; at most MAX_SETTLE_M.
+  at the default body's standing toe height; at most MAX_SETTLE_M.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ MIN_CONTACT_FRAMES = 5
 def with_own_shape(motion: Motion, body: BodyModel) -> Motion:
     """A joints-only motion (world joints, mask) -> the same with `betas` fitted to its median bone
     lengths and body parameters (root_orient, pose_body, trans) on that shape."""
-    from rohm.data.retarget import retarget
+    from rohm.body.ik import retarget
     from rohm.inference.prepare import fill_joints
 
     observed = motion.observed()
@@ -50,8 +50,8 @@ def with_own_shape(motion: Motion, body: BodyModel) -> Motion:
 
 def floor_offset(joints: np.ndarray, contacts: np.ndarray | None, fps: float) -> float:
     """How far (m) the floor should rise so that the lowest foot joint in contact (median over the
-    frames with a contact: labelled, or slow and low as `stance_labels` has it) stands at anny's
-    standing toe height; 0 with too few contact frames."""
+    frames with a contact: labelled, or slow and low as `stance_labels` has it) stands at the
+    default body's standing toe height; 0 with too few contact frames."""
     from rohm.inference.foot_lock import stance_labels
 
     if contacts is None:

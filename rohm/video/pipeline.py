@@ -17,6 +17,10 @@ Stages (each timed in summary.json):
    videos), summary.json (with the plausibility figures of `rohm.video.plausibility`).
 Everything is written into a temporary folder beside the output folder and renamed at the end,
 so a failed run leaves nothing that looks complete.
+
+Start-up: rohm's weights (and torch, which they need) load in a background thread while the
+video is decoded and MediaPipe runs, so that on a short clip start-up hides behind detection;
+nothing torch needs is imported here before that.
 """
 
 from __future__ import annotations
@@ -27,37 +31,52 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
 from rohm.errors import RohmError
 from rohm.io.atomic import write_text_atomic
-from rohm.io.motion_file import Motion
+from rohm.io.motion_file import Motion, save_motion
 from rohm.video.background import BackgroundTracker, CameraEvidence
-from rohm.video.camera import DEFAULT_FOV_DEG, default_fov_deg, intrinsics_from_fov, load_intrinsics, solve_translation
-from rohm.video.decode import MIN_SECONDS, Span, VideoInfo, probe, read_frames, scaled_size, select_span
+from rohm.video.camera import (
+    DEFAULT_FOV_DEG,
+    default_fov_deg,
+    intrinsics_from_fov,
+    load_intrinsics,
+    solve_translation,
+)
+from rohm.video.decode import (
+    MIN_SECONDS,
+    Span,
+    VideoInfo,
+    probe,
+    read_frames,
+    scaled_size,
+    select_span,
+)
 from rohm.video.depth import DepthFrames, occluded, place_with_depth, sample_depth
-from rohm.video.detect import Detections, PoseDetector, check_available, native_output_silenced, stack
+from rohm.video.detect import (
+    Detections,
+    PoseDetector,
+    check_available,
+    native_output_silenced,
+    stack,
+)
 from rohm.video.ground import Ground, estimate_ground
 from rohm.video.identity import Identity, find_others
-from rohm.video.person import floor_offset, lowered, with_own_shape
 from rohm.video.landmarks import VISIBLE, map_confidence, map_points, place_trunk
 from rohm.video.plausibility import plausibility
 
+if TYPE_CHECKING:
+    from rohm.inference import Reconstructor
+
 DETECT_SIDE = 960  # longer side of the frames MediaPipe sees
-# Foot lock for video: a stance foot may be moved up to 40 cm and the body lowered up to
-# MAX_DROP (8 cm) to reach it. The networks, trained on real-speed mocap, let stance feet glide
-# on footage like the slow-motion example (24-57 cm per stance); a monocular pelvis height is
-# uncertain by more than the drop.
-VIDEO_FOOT_SHIFT = 0.4
-# One iteration of Algorithm 1: on the benchmark's monocular-camera protocol (Cam) K = 1 was as
-# accurate as K = 2 (GMPJPE 309.8 vs 310.8 mm, benchmarks/results/benchmark) at half the time.
-VIDEO_ITERATIONS = 1
 SOLE_LANDMARKS = (29, 31, 30, 32)  # MediaPipe left heel, left foot_index, right heel, right foot_index
 RENDER_SIZE = (960, 540)
 OUTPUTS = ("motion.npz", "motion.bvh", "motion.glb", "overlay.mp4", "render.mp4", "summary.json")
@@ -157,7 +176,7 @@ def detect_video(info: VideoInfo, span: Span, intrinsics: np.ndarray, timings: T
 
 def lift(det: Detections, intrinsics: np.ndarray, depth: DepthFrames | None, first_frame: int,
          progress: bool) -> Lifted:
-    """Landmarks -> camera-frame joints: mapped to 22 joints (the trunk placed as anny has it),
+    """Landmarks -> camera-frame joints: mapped to 22 joints (the trunk placed as the default body has it),
     translated from the 2D landmarks (or from depth), hidden joints (depth) marked. The 2D
     keypoints of the trunk joints move with their 3D placement."""
     line = map_points(det.world)
@@ -187,19 +206,18 @@ def _project(points: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
 
 def input_motion(lifted: Lifted, ground: Ground, detected: np.ndarray, intrinsics: np.ndarray, fps: float) -> Motion:
     """The motion contract for rohm: world joints and masks, the 2D evidence and the camera of
-    every frame (extras['extrinsics'], (N, 4, 4) world -> camera), which rohm's 2D guidance
-    projects through frame by frame."""
+    every frame (`extrinsics`, (N, 4, 4) world -> camera), which rohm's 2D guidance projects
+    through frame by frame."""
     mask = (lifted.confidence >= VISIBLE) & detected[:, None]
     return Motion(joints=ground.to_world(lifted.joints), fps=fps, joint_mask=mask, intrinsics=intrinsics,
-                  keypoints_2d=lifted.keypoints, keypoints_2d_conf=lifted.confidence,
-                  extras={"extrinsics": ground.extrinsics()})
+                  keypoints_2d=lifted.keypoints, keypoints_2d_conf=lifted.confidence, extrinsics=ground.extrinsics())
 
 
 def output_motion(result: Motion, ground: Ground, lifted: Lifted, detected: np.ndarray, span: Span) -> Motion:
     """The reconstruction with what the video told: frames detected, input joints, video frame
     numbers, depth occlusions, the camera of every frame (extras['camera_extrinsics']) and, when
-    the camera is static, its one pose (extras['extrinsics']). With a moving camera the 2D
-    keypoints move to extras['detected_keypoints_2d*'] and there is no extras['extrinsics'].
+    the camera is static, its one pose (`extrinsics`). With a moving camera the 2D keypoints
+    move to extras['detected_keypoints_2d*'] and there is no `extrinsics`.
     Contacts are raised to 1 where the output foot stands (slow and on the floor, as pinned by
     the foot lock): PoseNet is unsure of contacts on unusual footage such as slow motion."""
     from rohm.inference.foot_lock import stance_labels
@@ -207,11 +225,9 @@ def output_motion(result: Motion, ground: Ground, lifted: Lifted, detected: np.n
     if result.contacts is not None:
         result.contacts = np.maximum(result.contacts, stance_labels(result.joints, result.contacts, result.fps))
     cameras = ground.extrinsics()
-    result.extras.pop("extrinsics", None)
+    result.extrinsics = None if ground.moving else cameras[0]
     result.extras.update(detected=detected, video_frames=np.arange(span.start, span.stop),
                          input_joints=ground.to_world(lifted.joints), camera_extrinsics=cameras)
-    if not ground.moving:
-        result.extras["extrinsics"] = cameras[0]
     if lifted.occluded is not None:
         result.extras["depth_occluded"] = lifted.occluded
     if ground.moving:
@@ -248,7 +264,9 @@ def run_video(video: str | Path, out: str | Path, options: VideoOptions | None =
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700 folders; the output gets the usual permissions
     try:
-        summary = _run(info, span, intrinsics, camera_source, depth, options, tmp, timings, progress)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rohm-weights") as loader:
+            weights = loader.submit(_load_reconstructor, options.checkpoint)
+            summary = _run(info, span, intrinsics, camera_source, depth, options, weights, tmp, timings, progress)
         _publish(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -256,16 +274,17 @@ def run_video(video: str | Path, out: str | Path, options: VideoOptions | None =
     return summary
 
 
-def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str, depth: DepthFrames | None,
-         options: VideoOptions, folder: Path, timings: Timings, progress: bool) -> dict[str, Any]:
-    from rohm.inference import Reconstructor, Settings
-    from rohm.inference.foot_lock import MAX_DROP
-    from rohm.io.export import export_bvh
-    from rohm.io.glb import export_glb
-    from rohm.io.motion_file import save_motion
-    from rohm.visualisation import render_video
-    from rohm.video.overlay import OverlayData, write_overlay
+def _load_reconstructor(checkpoint: Path | None) -> Reconstructor:
+    """Import rohm's inference stack and load its weights: the start-up that `run_video` runs in a
+    background thread, beside decoding and detection."""
+    from rohm.inference import Reconstructor
 
+    return Reconstructor.from_pretrained(checkpoint)
+
+
+def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str, depth: DepthFrames | None,
+         options: VideoOptions, weights: Future[Reconstructor], folder: Path, timings: Timings,
+         progress: bool) -> dict[str, Any]:
     det, background = detect_video(info, span, intrinsics, timings, progress)
     identity = find_others(det.image, det.detected, info.fps)
     det = det.without(identity.other)
@@ -281,13 +300,20 @@ def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str
         lifted = lift(det, intrinsics, depth, span.start, progress)
     with timings.stage("ground"):
         ground = estimate_ground(lifted.joints, lifted.soles, info.fps, options.camera, background)
-    with timings.stage("model_load"):
-        reconstructor = Reconstructor.from_pretrained(options.checkpoint)
+    with timings.stage("model_load"):  # what is left of loading the weights once detection is done
+        reconstructor = weights.result()
+    # Imported only now: they need torch, which the weights' thread imported meanwhile.
+    from rohm.inference import Settings
+    from rohm.io.export import export_bvh
+    from rohm.io.glb import export_glb
+    from rohm.video.overlay import OverlayData, write_overlay
+    from rohm.video.person import floor_offset, lowered, with_own_shape
+    from rohm.visualisation import render_video
+
     with timings.stage("shape"):
         motion = with_own_shape(input_motion(lifted, ground, det.detected, intrinsics, info.fps), reconstructor.body)
     with timings.stage("reconstruct"):
-        result = reconstructor.reconstruct(motion, Settings(iterations=VIDEO_ITERATIONS, foot_shift=VIDEO_FOOT_SHIFT,
-                                                            foot_drop=MAX_DROP), progress=progress)
+        result = reconstructor.reconstruct(motion, Settings.video(), progress=progress)
     settle = floor_offset(result.joints, result.contacts, result.fps)
     result, ground = lowered(result, settle), ground.with_floor_raised(settle)
     result = output_motion(result, ground, lifted, det.detected, span)
@@ -312,7 +338,8 @@ def _run(info: VideoInfo, span: Span, intrinsics: np.ndarray, camera_source: str
 
 
 PIPELINE_STAGES = ("decode", "detect", "background", "lift", "ground", "shape", "reconstruct")  # the work per frame
-STARTUP_STAGES = ("detector_load", "model_load")  # once per run: importing MediaPipe, loading weights
+# Once per run: importing MediaPipe, and the wait for the weights that detection did not hide.
+STARTUP_STAGES = ("detector_load", "model_load")
 
 
 def _summary(info: VideoInfo, span: Span, det: Detections, background: CameraEvidence, identity: Identity,

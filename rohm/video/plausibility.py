@@ -3,9 +3,9 @@
 - torso tilt: the angle of pelvis -> neck from world up, median over frames (clean mocap of
   standing and walking: ~5 degrees);
 - lowest foot during contacts: the lowest of the four foot joints above the floor, median over
-  the frames with a foot in contact (anny's standing toe joint sits STANDING_TOE_M up: higher
-  floats, lower sinks), and its 10th and 90th percentiles (feet that stay on one floor keep
-  them close; the video pipeline settles the median itself, `rohm.video.person`);
+  the frames with a foot in contact (the default body's standing toe joint sits STANDING_TOE_M
+  up: higher floats, lower sinks), and its 10th and 90th percentiles (feet that stay on one
+  floor keep them close; the video pipeline settles the median itself, `rohm.video.person`);
 - jitter: mean |acceleration| of all joints (m/s^2);
 - 2D reprojection error: the output projected through each frame's camera against the
   detections seen (confidence >= VISIBLE), relative to the person's 2D height in that frame.
@@ -20,7 +20,7 @@ import numpy as np
 from rohm.skeleton import FOOT_JOINTS, JOINT_INDEX
 from rohm.video.landmarks import VISIBLE
 
-STANDING_TOE_M = (0.05, 0.065)  # anny's toe joints above the floor, standing (Bandai shapes)
+STANDING_TOE_M = (0.05, 0.065)  # default body's toe joints above the floor, standing (Bandai shapes)
 FLOAT_TOLERANCE_M = 0.03  # lowest foot in contact this far outside STANDING_TOE_M: floating or sinking
 
 

@@ -27,8 +27,7 @@ class MeshFrames:
         self.motion = motion
         self.body = load_body(motion.body_model)
         n = self.body.num_betas
-        default = 0.5 if self.body.name == "anny" else 0.0
-        betas = np.full(n, default) if motion.betas is None else np.asarray(motion.betas, dtype=float)[:n]
+        betas = self.body.default_betas.numpy() if motion.betas is None else np.asarray(motion.betas, dtype=float)[:n]
         self.betas = torch.as_tensor(betas, dtype=torch.float64)
         self.faces = self.body.faces.numpy()
         self._chunk = -1

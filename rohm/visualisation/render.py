@@ -52,7 +52,7 @@ def _track(motion: Motion, label: str, colour: draw.Colour, fps: float, frames: 
     source = np.minimum(np.round(np.arange(frames) * motion.fps / fps).astype(int), motion.num_frames - 1)
     observed = motion.observed()
     joints = np.where(observed[..., None], motion.joints, np.nan)[source]
-    input_mask = motion.extras.get("input_joint_mask")
+    input_mask = motion.input_joint_mask
     infilled = np.zeros((frames, NUM_JOINTS), dtype=bool)
     if input_mask is not None:
         infilled = ~np.asarray(input_mask, dtype=bool)[source] & observed[source]

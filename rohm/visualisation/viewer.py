@@ -4,7 +4,7 @@ three.js (bundled in `assets/three/`, MIT) and the motions are inlined, so the f
 from `file://`. The page draws each motion's skeleton on a checker floor (result first, in the
 render palette's blue; compared inputs in the next colours), side by side or overlaid, with
 joints the model filled in (amber), feet in contact (white discs on the floor), per-joint
-uncertainty (translucent halos reaching 2 `joints_std` beyond the joint) and, with a mesh, the result's anny body
+uncertainty (translucent halos reaching 2 `joints_std` beyond the joint) and, with a mesh, the result's body
 from its glTF export. Positions are embedded as whole millimetres.
 
 The camera follows the result's smoothed pelvis from a fixed direction at a distance that fits
@@ -66,12 +66,12 @@ def _track(motion: Motion, label: str, colour: Sequence[int]) -> dict[str, Any]:
     joints = np.where(observed[..., None], motion.joints, np.nan)
     track: dict[str, Any] = {"label": label, "colour": _hex(colour), "shades": [_hex(c) for c in draw.shades(colour)],
                              "fps": float(motion.fps), "frames": motion.num_frames, "joints": _mm(joints)}
-    input_mask = motion.extras.get("input_joint_mask")
+    input_mask = motion.input_joint_mask
     if input_mask is not None and np.shape(input_mask) == observed.shape:
         track["filled"] = (~np.asarray(input_mask, dtype=bool) & observed).astype(int).reshape(-1).tolist()
     if motion.contacts is not None:
         track["contacts"] = (np.asarray(motion.contacts) > 0.5).astype(int).reshape(-1).tolist()
-    std = motion.extras.get("joints_std")
+    std = motion.joints_std
     if std is not None and np.shape(std) == observed.shape:
         track["std"] = _mm(std)
     return track

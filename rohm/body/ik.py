@@ -1,4 +1,4 @@
-"""Retargeting: body-model parameters whose forward kinematics reproduce given joint positions.
+"""Inverse kinematics (retargeting): body parameters whose forward kinematics reproduce given joints.
 
 Works on positions only (any rig, markers or joints), in three steps:
 1. shape: per subject, the body betas whose posed joints best match the source
@@ -154,17 +154,21 @@ def retarget(rest: torch.Tensor, target: torch.Tensor) -> Retargeted:
 def fit_shape(
     body: BodyModel, targets: torch.Tensor, steps: int = 150, lr: float = 0.05, init: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, float]:
-    """Betas minimising the retargeting error over sample frames (M, 22, 3) of one subject.
+    """Betas minimising the retargeting error over sample frames (M, 22, 3) of one subject, from
+    `init` or the body's default shape.
 
-    anny betas live in [0, 1]: optimised through a sigmoid. Returns (betas, mean error in metres).
+    A `bounded_shape` body's betas are optimised through a sigmoid onto its `shape_bounds`.
+    Returns (betas, mean error in metres).
     """
     targets = targets.to(torch.float64)
-    start = torch.full((body.num_betas,), 0.5, dtype=torch.float64) if init is None else init.to(torch.float64)
-    bounded = body.name == "anny"
-    raw = torch.logit(start.clamp(0.02, 0.98)) if bounded else start.clone()
+    start = body.default_betas if init is None else init.to(torch.float64)
+    low, high = body.shape_bounds
+    span = high - low
+    bounded = body.bounded_shape
+    raw = torch.logit(((start - low) / span).clamp(0.02, 0.98)) if bounded else start.clone()
     raw.requires_grad_(True)
     opt = torch.optim.Adam([raw], lr=lr)
-    to_betas = (lambda r: torch.sigmoid(r)) if bounded else (lambda r: r)
+    to_betas = (lambda r: low + span * torch.sigmoid(r)) if bounded else (lambda r: r)
     for _ in range(steps):
         rest = body.rest_joints(to_betas(raw)[None])[0]
         loss = retarget(rest, targets).error.mean()

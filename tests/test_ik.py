@@ -4,7 +4,7 @@ import roma
 import torch
 
 from rohm.body import load_body
-from rohm.data.retarget import fit_shape, inverse_kinematics, local_from_global, retarget
+from rohm.body.ik import fit_shape, inverse_kinematics, local_from_global, retarget
 from rohm.skeleton import JOINT_INDEX as J
 from rohm.skeleton import PARENTS
 
@@ -73,3 +73,10 @@ def test_shape_fit_recovers_the_body() -> None:
     betas, err = fit_shape(body, target, steps=40, lr=0.08)
     assert err < 0.3 * before.item() and err < 0.01
     assert abs(betas[4] - true[4]) < 0.1  # height
+
+
+def test_shape_fit_starts_at_the_default_shape() -> None:
+    body = load_body()
+    target = _random_motion(body.default_betas, 5, 3)
+    betas, _ = fit_shape(body, target, steps=0)
+    assert torch.equal(betas, body.default_betas)
