@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from rohm.diffusion import GaussianDiffusion, gradient_guidance, sample
+from rohm.diffusion import GaussianDiffusion, Guidance, gradient_guidance, sample
 from rohm.diffusion.schedule import extract
 
 T = 1000
@@ -202,7 +202,7 @@ def test_guidance_shift_sign_and_window(schedule: GaussianDiffusion, method: str
         return [x for x, _ in calls]
 
     plain = run()
-    guided = run(guidance=guide, guidance_steps=k)
+    guided = run(guidance=Guidance(guide, k))
     # Calls at step index i see x after the updates of steps > i; only steps 1..k-1 are guided.
     for idx, (p, g) in enumerate(zip(plain, guided)):
         i = steps - 1 - idx
@@ -210,16 +210,35 @@ def test_guidance_shift_sign_and_window(schedule: GaussianDiffusion, method: str
             assert torch.equal(p, g)
     # One guided update (k = 2, at step 1) shifts the last input by exactly +2 Sigma_1 c.
     var_1 = schedule.respace(steps).posterior_variance[1].item()
-    once = run(guidance=guide, guidance_steps=2)
+    once = run(guidance=Guidance(guide, 2))
     torch.testing.assert_close(once[-1] - plain[-1], 2 * var_1 * c, rtol=1e-9, atol=1e-12)
     assert torch.equal(once[:-1][-1], plain[:-1][-1])
-    # More guided steps move closer to c; guidance_steps = 0 changes nothing.
+    # More guided steps move closer to c; Guidance(..., 0) changes nothing.
     assert (guided[-1] - c).norm() < (once[-1] - c).norm() < (plain[-1] - c).norm()
-    unused = run(guidance=guide, guidance_steps=0)
+    unused = run(guidance=Guidance(guide, 0))
     assert all(torch.equal(p, u) for p, u in zip(plain, unused))
     # A custom weight replaces Sigma_t.
-    weighted = run(guidance=guide, guidance_steps=2, guidance_weight_fn=lambda t, var: 0.25 * torch.ones_like(var))
+    weighted = run(guidance=Guidance(guide, 2, weight_fn=lambda t, var: 0.25 * torch.ones_like(var)))
     torch.testing.assert_close(weighted[-1] - plain[-1], 0.5 * c, rtol=1e-9, atol=1e-12)
+
+
+def test_guidance_clip_bounds_each_update(schedule: GaussianDiffusion) -> None:
+    """With `clip`, one guided step moves x by at most clip posterior standard deviations."""
+    c = torch.full((4, 3), 100.0, dtype=F64)
+    guide = gradient_guidance(lambda x, t: ((x - c) ** 2).sum())
+    x_T = torch.randn(4, 3, generator=gen(16), dtype=F64)
+
+    def last_input(guidance: Guidance | None) -> Tensor:
+        calls: list = []
+        sample(oracle(torch.zeros((), dtype=F64), calls), x_T.shape, schedule, steps=10, x_T=x_T, guidance=guidance)
+        return calls[-1][0]
+
+    plain = last_input(None)
+    free = last_input(Guidance(guide, 2))
+    bounded = last_input(Guidance(guide, 2, clip=0.5))
+    std_1 = schedule.respace(10).posterior_variance[1].sqrt().item()
+    torch.testing.assert_close(bounded - plain, torch.full_like(plain, 0.5 * std_1), rtol=1e-9, atol=1e-12)
+    assert ((free - plain).abs() > (bounded - plain).abs()).all()
 
 
 def test_guidance_pulls_samples_towards_target(schedule: GaussianDiffusion) -> None:
@@ -229,38 +248,9 @@ def test_guidance_pulls_samples_towards_target(schedule: GaussianDiffusion) -> N
     for method in ("ddpm", "ddim"):
         kw = dict(steps=50, method=method, generator=gen(13), dtype=F64)
         plain = sample(model, (2000, 1), schedule, **kw)
-        guided = sample(model, (2000, 1), schedule, guidance=guide, guidance_steps=25, **kw)
+        guided = sample(model, (2000, 1), schedule, guidance=Guidance(guide, 25), **kw)
         assert guided.mean().item() > plain.mean().item() + 0.5
         assert (guided - c).abs().mean() < (plain - c).abs().mean()
-
-
-def test_skip_last_returns_that_steps_prediction(schedule: GaussianDiffusion) -> None:
-    outputs: list = []
-
-    def model_fn(x_t: Tensor, t: Tensor) -> Tensor:
-        out = 0.5 * x_t + t.to(x_t.dtype).reshape(-1, 1)
-        outputs.append((out, t))
-        return out
-
-    post = lambda x0, t: x0 - 1.0  # noqa: E731
-    out = sample(model_fn, (2, 5), schedule, steps=10, method="ddpm", skip_last=3, post_x0=post, generator=gen(14))
-    assert len(outputs) == 10 - 3
-    last, t = outputs[-1]
-    assert torch.equal(t, schedule.respace(10).timestep_map[[3, 3]])
-    torch.testing.assert_close(out, last - 1.0, rtol=0, atol=0)
-    with pytest.raises(ValueError):
-        sample(model_fn, (2, 5), schedule, steps=10, skip_last=10)
-
-
-def test_post_x0_applied_to_every_prediction(schedule: GaussianDiffusion) -> None:
-    seen: list = []
-
-    def post(x0: Tensor, t: Tensor) -> Tensor:
-        seen.append(t[0].item())
-        return x0.clamp(-0.1, 0.1)
-
-    out = sample(oracle(torch.full((), 5.0)), (2, 3), schedule, steps=10, post_x0=post)
-    assert len(seen) == 10 and torch.allclose(out, torch.full((2, 3), 0.1))
 
 
 @pytest.mark.parametrize("method", ["ddpm", "ddim"])

@@ -1,10 +1,10 @@
 """Diffusion schedules and samplers for x0-predicting networks (paper Sec. 3 and 4.3)."""
 
 from rohm.diffusion.sampler import (
+    Guidance,
     GuidanceFn,
     GuidanceWeightFn,
     ModelFn,
-    PostX0Fn,
     gradient_guidance,
     sample,
 )
@@ -17,10 +17,10 @@ from rohm.diffusion.schedule import (
 __all__ = [
     "DiffusionSchedule",
     "GaussianDiffusion",
+    "Guidance",
     "GuidanceFn",
     "GuidanceWeightFn",
     "ModelFn",
-    "PostX0Fn",
     "RespacedSchedule",
     "gradient_guidance",
     "sample",

@@ -14,6 +14,7 @@ J_2D, with lambda folded in), and the sampler DESCENDS it:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -27,10 +28,22 @@ GuidanceFn = Callable[[Tensor, Tensor], Tensor]
 """(x0_hat, t) -> dJ/dx0_hat, same shape as x0_hat, for an objective J to minimise."""
 GuidanceWeightFn = Callable[[Tensor, Tensor], Tensor]
 """(t, posterior variance (B, 1, ...)) -> weight broadcastable to x_t."""
-PostX0Fn = Callable[[Tensor, Tensor], Tensor]
-"""(x0_hat, t) -> x0_hat, e.g. to overwrite known parts or clamp."""
 
 METHODS = ("ddpm", "ddim")
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """Score guidance for `sample`: the gradient `fn` acts on the last `steps` steps of the
+    (respaced) sequence; each update is weighted by the posterior variance Sigma_t (or
+    `weight_fn(t, variance)`) and, with `clip`, clamped elementwise to that many posterior
+    standard deviations, so a steep objective cannot throw the sample off the data manifold
+    (needed with few, coarse DDIM steps; the paper's 1000 steps are finer)."""
+
+    fn: GuidanceFn
+    steps: int
+    clip: float | None = None
+    weight_fn: GuidanceWeightFn | None = None
 
 
 def gradient_guidance(objective: Callable[[Tensor, Tensor], Tensor]) -> GuidanceFn:
@@ -54,12 +67,7 @@ def sample(
     eta: float = 0.0,
     x_T: Tensor | None = None,
     generator: torch.Generator | None = None,
-    guidance: GuidanceFn | None = None,
-    guidance_steps: int = 0,
-    guidance_weight_fn: GuidanceWeightFn | None = None,
-    guidance_clip: float | None = None,
-    skip_last: int = 0,
-    post_x0: PostX0Fn | None = None,
+    guidance: Guidance | None = None,
     progress: bool = False,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
@@ -72,24 +80,14 @@ def sample(
         drawn with `generator` when None. All noise comes from `generator`
         (which must live on `device`).
     guidance: step indices i run n-1 ... 0 on the (respaced) sequence; guidance acts on
-        the steps with i < guidance_steps, i.e. the last `guidance_steps` steps counted
-        before `skip_last`. The returning step only yields x0_hat (Sigma_0 = 0), so the
-        guided updates are those with skip_last < i < guidance_steps. DDIM uses the
-        matching DDPM posterior variance as weight, so one guidance strength serves both
-        methods; guidance_weight_fn(t, variance) replaces that weight.
-    guidance_clip: if set, each guidance update is clamped elementwise to this many posterior
-        standard deviations, so a steep objective cannot throw the sample off the data
-        manifold (needed with few, coarse DDIM steps; the paper's 1000 steps are finer).
-    skip_last: stop that many steps early and return that step's x0 prediction
-        (supp. B.3 skips 20, where Sigma_t is too small for guidance to act).
-    post_x0: applied to every x0 prediction before it is used.
+        the steps with i < guidance.steps. The returning step (i = 0) only yields x0_hat
+        (Sigma_0 = 0), so the guided updates are those with 0 < i < guidance.steps. DDIM uses
+        the matching DDPM posterior variance as weight, so one guidance strength serves both.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     sched = schedule if steps is None else schedule.respace(steps)
     n = sched.num_steps
-    if not 0 <= skip_last < n:
-        raise ValueError(f"skip_last must be in [0, {n}), got {skip_last}")
     if eta < 0:
         raise ValueError(f"eta must be >= 0, got {eta}")
     if x_T is None:
@@ -106,9 +104,9 @@ def sample(
         t = sched.timestep_map[idx].to(x_t.device)
         with torch.no_grad():
             x0_hat = model_fn(x_t, t)
-        return idx, t, x0_hat if post_x0 is None else post_x0(x0_hat, t)
+        return idx, t, x0_hat
 
-    for i in tqdm(range(n - 1, skip_last, -1), disable=not progress, desc=f"{method} sampling"):
+    for i in tqdm(range(n - 1, 0, -1), disable=not progress, desc=f"{method} sampling"):
         idx, t, x0_hat = predict(x, i)
         mean, variance, _ = sched.posterior(x0_hat, x, idx)
         noise_std = variance.sqrt()
@@ -117,11 +115,11 @@ def sample(
             noise_std = eta * noise_std  # eta = 1 gives the DDPM posterior variance
             eps = sched.predict_eps(x, idx, x0_hat)
             mean = ab_prev.sqrt() * x0_hat + (1.0 - ab_prev - noise_std**2).clamp(min=0).sqrt() * eps
-        if guidance is not None and i < guidance_steps:
-            weight = variance if guidance_weight_fn is None else guidance_weight_fn(t, variance)
-            update = weight * guidance(x0_hat, t)
-            if guidance_clip is not None:
-                bound = guidance_clip * variance.sqrt()
+        if guidance is not None and i < guidance.steps:
+            weight = variance if guidance.weight_fn is None else guidance.weight_fn(t, variance)
+            update = weight * guidance.fn(x0_hat, t)
+            if guidance.clip is not None:
+                bound = guidance.clip * variance.sqrt()
                 update = torch.maximum(torch.minimum(update, bound), -bound)
             mean = mean - update
         if method == "ddim" and eta == 0:
@@ -130,5 +128,5 @@ def sample(
             source = generator.device if generator is not None else x.device
             noise = torch.randn(x.shape, generator=generator, device=source, dtype=x.dtype).to(x.device)
             x = mean + noise_std * noise
-    # The last step (t = 0, or the first skipped one) returns x0_hat without adding noise.
-    return predict(x, skip_last)[2]
+    # The last step (t = 0) returns x0_hat without adding noise.
+    return predict(x, 0)[2]

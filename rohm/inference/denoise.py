@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import torch
 
-from rohm.diffusion import GaussianDiffusion, GuidanceFn, sample
+from rohm.diffusion import GaussianDiffusion, Guidance, GuidanceFn, sample
 from rohm.inference.settings import Settings
 from rohm.representation import FeatureLayout
 from rohm.skeleton import NUM_JOINTS
@@ -51,11 +51,12 @@ def sample_network(net: torch.nn.Module, schedule: GaussianDiffusion, shape: tup
     (None: a tenth of them)."""
     device = next(net.parameters()).device
     x_T = torch.randn(shape, generator=gen).to(device)
-    used = steps or schedule.num_steps
-    guided = settings.guidance_steps if settings.guidance_steps is not None else max(2, used // 10)
+    guided = None
+    if guidance is not None:
+        last = settings.guidance_steps if settings.guidance_steps is not None else max(2, (steps or schedule.num_steps) // 10)
+        guided = Guidance(guidance, last, settings.guidance_clip)
     return sample(lambda x_t, t: net(x_t, t, **conditions), shape, schedule, steps=steps, method=settings.method,
-                  x_T=x_T, generator=gen, guidance=guidance, guidance_steps=guided if guidance is not None else 0,
-                  guidance_clip=settings.guidance_clip)
+                  x_T=x_T, generator=gen, guidance=guided)
 
 
 class Algorithm1:
