@@ -4,7 +4,7 @@ Usage:
   rohm benchmark --data data/bandai --split test --protocols main --methods input,classical,mdm++,rohm \\
       --max-clips 20 --workers 1 --out BEFORE          # with the code before the change
   (the same with the code after the change, --out AFTER)
-  python benchmarks/safety_net.py BEFORE AFTER --out benchmarks/results/safety_net.md
+  python benchmarks/safety_net.py BEFORE AFTER --out benchmarks/results/safety_net/comparison.json
 Every (protocol, clip, method, metric) of the two runs is compared (run times left out); the note
 lists how many are identical and, per method and metric, the largest difference and the mean change.
 """
@@ -62,7 +62,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("before", type=Path)
     ap.add_argument("after", type=Path)
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/safety_net.json"))
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/safety_net/comparison.json"))
     args = ap.parse_args()
     result = compare(args.before, args.after)
     write_text_atomic(args.out, json.dumps(result, indent=2))
