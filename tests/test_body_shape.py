@@ -75,3 +75,13 @@ def test_joints_only_input_with_its_own_shape_keeps_it() -> None:
     prep = prepare(Motion(joints=gt.joints, fps=gt.fps, betas=truth, body_model="anny"), load_body("anny"))
     assert prep.shape_source == "input" and np.allclose(prep.betas, truth)
     assert np.abs(prep.joints - gt.joints).max() < 0.02  # retargeted onto its own body
+
+
+def test_a_shape_the_caller_fitted_keeps_its_provenance() -> None:
+    from rohm.video.person import with_own_shape
+
+    truth = np.array([0.2, 0.4, 0.6, 0.3, 0.7, 0.5])
+    gt = posed(truth)
+    fitted = with_own_shape(Motion(joints=gt.joints, fps=gt.fps), load_body())
+    assert fitted.shape_source == "fitted"
+    assert prepare(fitted, load_body()).shape_source == "fitted"  # not "input": the caller fitted it

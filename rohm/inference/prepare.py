@@ -44,7 +44,7 @@ class Prepared:
     betas: np.ndarray
     joints: np.ndarray
     observed: np.ndarray
-    shape_source: str  # "input" (the file's betas), "fitted" (to its joints) or "default"
+    shape_source: str  # "input" (the given betas, or `Motion.shape_source` if set), "fitted" (to its joints) or "default"
 
 
 def fill_in_time(values: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -143,7 +143,7 @@ def prepare(motion: Motion, body: BodyModel) -> Prepared:
     if motion.has_params and motion.body_model == body.name:
         default = body.default_betas.numpy()
         betas = default if motion.betas is None else np.where(np.isnan(motion.betas), default, motion.betas)
-        source = "default" if motion.betas is None else "input"
+        source = "default" if motion.betas is None else motion.shape_source or "input"
         root_known = ~np.isnan(motion.root_orient).any(-1) & ~np.isnan(motion.trans).any(-1)
         if not root_known.any():
             raise RohmError("root_orient/trans are missing in every frame")
@@ -156,7 +156,8 @@ def prepare(motion: Motion, body: BodyModel) -> Prepared:
         return Prepared(root_orient, pose_body, trans, betas, joints, observed, source)
     if motion.betas is not None and motion.body_model == body.name and np.size(motion.betas) == body.num_betas \
             and np.isfinite(motion.betas).all():
-        betas, source = np.asarray(motion.betas, dtype=np.float64).reshape(-1), "input"  # a shape the caller knows
+        betas = np.asarray(motion.betas, dtype=np.float64).reshape(-1)  # a shape the caller knows
+        source = motion.shape_source or "input"
     else:
         betas, source = fit_body_shape(motion.joints, observed, body)
     with torch.no_grad():

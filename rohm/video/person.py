@@ -45,7 +45,7 @@ def with_own_shape(motion: Motion, body: BodyModel) -> Motion:
         fit = retarget(rest, torch.as_tensor(filled))
     return dataclasses.replace(motion, trans=fit.trans.numpy(), root_orient=fit.root_orient.numpy(),
                                pose_body=fit.pose_body.numpy(), betas=np.asarray(betas, dtype=np.float64),
-                               body_model=body.name)
+                               body_model=body.name, shape_source="fitted")
 
 
 def floor_offset(joints: np.ndarray, contacts: np.ndarray | None, fps: float) -> float:
