@@ -154,12 +154,13 @@ def detect_video(info: VideoInfo, span: Span, intrinsics: np.ndarray, timings: T
     process, in parallel: 'decode' is the time spent waiting for it)."""
     results = []
     background = BackgroundTracker(info.size, intrinsics, info.fps)
-    with native_output_silenced() as console:
+    with native_output_silenced() as console, ThreadPoolExecutor(max_workers=1) as tracker:
         with timings.stage("detector_load"):
             detector = PoseDetector(info.size)
         with detector:
             frames = read_frames(info, span, scaled_size(info.size, DETECT_SIDE))
             bar = tqdm(total=len(span), desc="detect", unit="frame", file=console, disable=not progress)
+            pending: Future[None] | None = None
             while True:
                 with timings.stage("decode"):
                     frame = next(frames, None)
@@ -167,10 +168,17 @@ def detect_video(info: VideoInfo, span: Span, intrinsics: np.ndarray, timings: T
                     break
                 with timings.stage("detect"):
                     results.append(detector.detect(frame))
+                # Background tracking of frame i runs beside the detection of frame i + 1 (OpenCV
+                # releases the interpreter lock); "background" is the time it was waited for.
                 with timings.stage("background"):
-                    background.add(frame, None if results[-1] is None else results[-1][0])
+                    if pending is not None:
+                        pending.result()
+                    pending = tracker.submit(background.add, frame, None if results[-1] is None else results[-1][0])
                 bar.update()
             bar.close()
+            with timings.stage("background"):
+                if pending is not None:
+                    pending.result()
     return stack(results), background.evidence()
 
 
