@@ -9,7 +9,7 @@ timings come from the run's summary.json ("pipeline" = decode + detection + lift
 reconstruction; "with_startup" adds the MediaPipe import and the weights loading; "end_to_end"
 is the whole process, Python and rohm's CLI start-up included). The renders are timed once, separately, with
 --render. `--loops` also times the video played N times in a row (a stream copy made with
-imageio-ffmpeg's bundled ffmpeg, nothing re-encoded): the fixed start-up cost (about 5 s) weighs
+imageio-ffmpeg's bundled ffmpeg, nothing re-encoded): the fixed start-up cost (about 2 s) weighs
 on a 6-second clip, not on a minute of video. `--threads` lists the torch thread counts to try (0 = torch's default, one per core);
 OMP_NUM_THREADS is set for the child. The machine's load average is recorded before and after:
 a machine busy before the runs (load above 0.5) is marked as shared.
