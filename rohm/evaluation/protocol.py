@@ -2,8 +2,8 @@
 
 `score_input` is the one evaluation step every table uses (the benchmark, the demo, the val and
 tuning scripts): methods run on one input, timed, checked and scored against the ground truth;
-`score_clip` makes that input deterministically from a clip (protocol, seed). Averages are weighted by frames (every frame counts the same, whatever
-its clip's length).
+`score_clip` makes that input deterministically from a clip (protocol, seed). Averages are
+weighted by frames (every frame counts the same, whatever its clip's length).
 """
 
 from __future__ import annotations

@@ -140,9 +140,8 @@ class Reconstructor:
             input_joint_mask=masked.observed() if observed_input else None, settings=asdict(settings))
 
     def _guidance(self, settings: Settings, rest: torch.Tensor, keypoints: Keypoints2D | None) -> GuidanceFactory | None:
-        """A factory of PoseNet guidance for a trajectory, or None when the denoiser or settings take none."""
-        if not (self.denoiser.guided and settings.guidance):
-            return None
+        """A factory of PoseNet guidance for a trajectory, or None when no objective has weight
+        (called only for a guided denoiser with guidance on)."""
         if settings.skate_weight <= 0 and (keypoints is None or settings.reproj_weight <= 0):
             return None
 
